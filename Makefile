@@ -1,0 +1,59 @@
+# e-Order. `make run` serves the demo; `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+PORT ?= 5000
+
+.PHONY: run test lint format translations extract-messages clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+translations: $(VENV)/.runtime
+	$(VENV)/bin/pybabel compile --use-fuzzy -d marketplace/translations --statistics 2>&1 | tail -n 2
+
+extract-messages: $(VENV)/.dev
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		-o marketplace/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i marketplace/translations/messages.pot -d marketplace/translations \
+		--no-fuzzy-matching --ignore-obsolete
+
+run: $(VENV)/.runtime translations
+	mkdir -p instance
+	$(FLASK) db-upgrade
+	$(FLASK) seed-demo --if-empty
+	EORDER_DEMO=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: $(VENV)/.dev translations lint
+	@echo "== tests on SQLite =="
+	env -u TEST_DATABASE_URL $(PY) -m pytest
+	@url=$$($(PY) -m tests.postgres_url); \
+	if [ -n "$$url" ]; then \
+		echo "== tests on PostgreSQL ($$url) =="; \
+		TEST_DATABASE_URL=$$url $(PY) -m pytest; \
+	elif [ -n "$$REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL is required but does not answer on 127.0.0.1:5432"; exit 1; \
+	else \
+		echo "== PostgreSQL not available: skipped the PostgreSQL run =="; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite* .pytest_cache

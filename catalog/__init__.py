@@ -1,0 +1,1 @@
+"""What is for sale: vendors' businesses, categories and products. Knows nothing about HTTP."""

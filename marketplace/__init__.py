@@ -1,0 +1,119 @@
+"""e-Order: the marketplace through which government units buy catering from local SMEs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+from marketplace import db, i18n
+from marketplace.config import DEFAULT_SECRET_KEY, PROJECT_ROOT, config_for_environment
+from marketplace.errors import DomainError
+from marketplace.extensions import babel, csrf, login_manager
+
+
+def create_app(config: dict[str, Any] | type | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    if isinstance(config, type):
+        app.config.from_object(config)
+    else:
+        app.config.from_object(config_for_environment())
+        if config:
+            app.config.from_mapping(config)
+    _refuse_unsafe_production_config(app)
+
+    db.init_app(app)
+    i18n.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    csrf.init_app(app)
+    _init_login(app)
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    _register_template_helpers(app)
+
+    from marketplace.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _refuse_unsafe_production_config(app: Flask) -> None:
+    if app.config.get("ENV_NAME") != "production":
+        return
+    if app.config["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY):
+        raise RuntimeError("Set SECRET_KEY in the environment before running in production.")
+    if app.debug:
+        raise RuntimeError("Debug mode must be off in production.")
+
+
+def _init_login(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from marketplace.accounts.services import load_user
+
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please log in to continue.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load(user_key: str):  # type: ignore[no-untyped-def]
+        return load_user(db.get_session(), user_key)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from marketplace.accounts.views import bp as accounts_bp
+    from marketplace.admin.views import bp as admin_bp
+    from marketplace.budgets.views import bp as budgets_bp
+    from marketplace.delivery.views import bp as delivery_bp
+    from marketplace.main import bp as main_bp
+    from marketplace.ordering.views import bp as ordering_bp
+    from marketplace.shop.views import bp as shop_bp
+    from marketplace.vendor.views import bp as vendor_bp
+
+    for blueprint in (
+        main_bp,
+        accounts_bp,
+        shop_bp,
+        ordering_bp,
+        delivery_bp,
+        vendor_bp,
+        budgets_bp,
+        admin_bp,
+    ):
+        app.register_blueprint(blueprint)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    def page(code: int, message: object):  # type: ignore[no-untyped-def]
+        return render_template("errors/error.html", code=code, message=message), code
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError):  # type: ignore[no-untyped-def]
+        db.get_session().rollback()
+        return page(error.status_code, error.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
+        from flask_babel import gettext as _
+
+        return page(400, _("The form expired or was sent from elsewhere. Go back, reload and try again."))
+
+    for code in (400, 403, 404, 405, 409, 413, 500):
+
+        @app.errorhandler(code)
+        def _http_error(error, code=code):  # type: ignore[no-untyped-def]
+            return page(code, None)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from marketplace import permissions
+
+    app.jinja_env.globals["can"] = permissions

@@ -1,0 +1,1 @@
+"""People, agencies and the roles that people hold in them."""

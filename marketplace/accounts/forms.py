@@ -1,0 +1,74 @@
+"""Forms for logging in, registering a vendor and changing a password."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from catalog.models import BusinessScale, BusinessType
+from marketplace.accounts.services import MIN_PASSWORD_LENGTH
+
+REQUIRED = _l("This field is required.")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED)])
+
+
+class VendorRegistrationForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        description=_l("At least 12 characters."),
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(REQUIRED), EqualTo("password", _l("The passwords differ."))],
+    )
+    legal_name = StringField(
+        _l("Legal name of the business"), validators=[DataRequired(REQUIRED), Length(max=200)]
+    )
+    trading_name = StringField(
+        _l("Trading name"), validators=[DataRequired(REQUIRED), Length(max=200)]
+    )
+    business_type = SelectField(_l("Type of business"), validators=[DataRequired(REQUIRED)])
+    scale = SelectField(_l("Business scale"), validators=[DataRequired(REQUIRED)])
+    district = StringField(
+        _l("District (kecamatan)"), validators=[DataRequired(REQUIRED), Length(max=100)]
+    )
+    city = StringField(_l("City"), validators=[DataRequired(REQUIRED), Length(max=100)])
+    phone = StringField(_l("Phone"), validators=[DataRequired(REQUIRED), Length(max=30)])
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.business_type.choices = [(t.value, t.label) for t in BusinessType]
+        self.scale.choices = [(s.value, s.label) for s in BusinessScale]
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)])
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        description=_l("At least 12 characters."),
+    )
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(REQUIRED), EqualTo("new_password", _l("The passwords differ."))],
+    )
+
+
+class StaffUserForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    position = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
+    password = PasswordField(
+        _l("Initial password"),
+        validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        description=_l("At least 12 characters. Give it to the person privately."),
+    )
+    agency_id = SelectField(_l("Agency"), coerce=int, validators=[Optional()])
+    roles = SelectMultipleField(_l("Roles"), validators=[DataRequired(_l("Choose at least one role."))])

@@ -1,0 +1,208 @@
+"""Account operations: vendor self-registration, agency users made by a curator, passwords."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from catalog.db import utcnow
+from catalog.models import BusinessScale, BusinessType, Vendor, VendorStatus
+from marketplace.accounts.models import (
+    AGENCY_ROLES,
+    PROVINCE_ROLES,
+    Agency,
+    Membership,
+    Role,
+    User,
+)
+from marketplace.audit.services import record_event
+from marketplace.errors import Conflict, DomainError, PermissionDenied
+from marketplace.permissions import has_permission
+
+MIN_PASSWORD_LENGTH = 12
+# A hash to compare against when the email is unknown, so that a wrong email and a wrong
+# password take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise DomainError(_l("Enter a valid email address."), field="email") from None
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(
+            _l("Use at least %(n)d characters for the password.", n=MIN_PASSWORD_LENGTH),
+            field="password",
+        )
+
+
+def _ensure_email_free(session: Session, email: str) -> None:
+    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+        raise Conflict(_l("An account with this email already exists."), field="email")
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same answer for both faults)."""
+    user = find_user_by_email(session, email)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.is_active:
+        return None
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class VendorRegistration:
+    email: str
+    password: str
+    name: str
+    legal_name: str
+    trading_name: str
+    business_type: BusinessType
+    scale: BusinessScale
+    district: str
+    city: str
+    phone: str
+
+
+def register_vendor(session: Session, data: VendorRegistration) -> User:
+    """A small business signs itself up; the curator verifies it before it can sell."""
+    email = normalise_email(data.email)
+    check_password_strength(data.password)
+    _ensure_email_free(session, email)
+    for field in ("name", "legal_name", "trading_name", "district", "city", "phone"):
+        if not getattr(data, field).strip():
+            raise DomainError(_l("This field is required."), field=field)
+    vendor = Vendor(
+        legal_name=data.legal_name.strip(),
+        trading_name=data.trading_name.strip(),
+        business_type=data.business_type,
+        scale=data.scale,
+        district=data.district.strip(),
+        city=data.city.strip(),
+        phone=data.phone.strip(),
+        status=VendorStatus.PENDING,
+    )
+    user = User(
+        email=email,
+        name=data.name.strip(),
+        password_hash=generate_password_hash(data.password),
+    )
+    session.add_all([vendor, user])
+    session.flush()
+    session.add(Membership(user=user, role=Role.VENDOR_OWNER, vendor_id=vendor.id))
+    session.flush()
+    record_event(
+        session, user, "vendor.register", "vendor", vendor.id,
+        after={"trading_name": vendor.trading_name, "status": vendor.status.value},
+        vendor_id=vendor.id,
+    )
+    return user
+
+
+@dataclass(frozen=True)
+class NewStaffUser:
+    email: str
+    name: str
+    position: str
+    password: str
+    roles: tuple[Role, ...]
+    agency_id: int | None
+
+
+def create_staff_user(session: Session, curator: User, data: NewStaffUser) -> User:
+    """A curator creates a government user with agency or province-wide roles."""
+    if not has_permission(curator, "user:manage"):
+        raise PermissionDenied(_l("Only a curator can create users."))
+    email = normalise_email(data.email)
+    check_password_strength(data.password)
+    _ensure_email_free(session, email)
+    if not data.name.strip():
+        raise DomainError(_l("This field is required."), field="name")
+    if not data.roles:
+        raise DomainError(_l("Choose at least one role."), field="roles")
+    agency = session.get(Agency, data.agency_id) if data.agency_id else None
+    if any(role in AGENCY_ROLES for role in data.roles) and agency is None:
+        raise DomainError(_l("Choose the agency for the agency roles."), field="agency_id")
+    if any(role not in AGENCY_ROLES | PROVINCE_ROLES for role in data.roles):
+        raise DomainError(_l("Vendor roles are given by vendor registration."), field="roles")
+    user = User(
+        email=email,
+        name=data.name.strip(),
+        position=data.position.strip(),
+        password_hash=generate_password_hash(data.password),
+    )
+    session.add(user)
+    session.flush()
+    for role in data.roles:
+        session.add(
+            Membership(
+                user=user,
+                role=role,
+                agency_id=agency.id if role in AGENCY_ROLES and agency else None,
+            )
+        )
+    session.flush()
+    record_event(
+        session, curator, "user.create", "user", user.id,
+        after={"email": email, "roles": [r.value for r in data.roles], "agency_id": data.agency_id},
+        agency_id=data.agency_id,
+    )
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    if not check_password_hash(user.password_hash, current):
+        raise DomainError(_l("The current password is not correct."), field="current_password")
+    check_password_strength(new)
+    if current == new:
+        raise DomainError(_l("Choose a password different from the current one."),
+                          field="new_password")
+    user.password_hash = generate_password_hash(new)
+    user.session_version += 1  # ends every other session of this user
+    session.flush()
+    record_event(session, user, "user.change_password", "user", user.id)
+
+
+def verify_vendor(session: Session, curator: User, vendor: Vendor) -> Vendor:
+    if not has_permission(curator, "vendor:verify"):
+        raise PermissionDenied(_l("Only a curator can verify vendors."))
+    if vendor.status is VendorStatus.VERIFIED:
+        raise Conflict(_l("This vendor is already verified."))
+    before = {"status": vendor.status.value}
+    vendor.status = VendorStatus.VERIFIED
+    vendor.verified_at = utcnow()
+    session.flush()
+    record_event(
+        session, curator, "vendor.verify", "vendor", vendor.id,
+        before=before, after={"status": vendor.status.value}, vendor_id=vendor.id,
+    )
+    return vendor
+
+
+def load_user(session: Session, user_key: str) -> User | None:
+    """Flask-Login's loader: the key carries the session version, so old sessions end."""
+    try:
+        user_id, version = (int(part) for part in user_key.split(":"))
+    except ValueError:
+        return None
+    user = session.get(User, user_id)
+    if user is None or user.session_version != version or not user.is_active:
+        return None
+    return user

@@ -1,0 +1,118 @@
+"""Logging in and out, vendor registration, and changing one's password."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from catalog.models import BusinessScale, BusinessType
+from marketplace.accounts import services
+from marketplace.accounts.forms import ChangePasswordForm, LoginForm, VendorRegistrationForm
+from marketplace.db import get_session
+from marketplace.errors import DomainError
+from marketplace.security import safe_next_url
+from marketplace.web import show_error
+
+bp = Blueprint("accounts", __name__)
+
+
+def _start_session(user) -> None:  # type: ignore[no-untyped-def]
+    """Log in with a fresh session, so that a session id planted beforehand is worthless."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        db = get_session()
+        user = services.authenticate(db, form.email.data or "", form.password.data or "")
+        if user is None:
+            form.form_errors.append(_("The email or password is not correct."))
+        else:
+            db.commit()
+            _start_session(user)
+            flash(_("Welcome, %(name)s.", name=user.name), "success")
+            return redirect(safe_next_url(request.args.get("next"), url_for("main.home")))
+    return render_template("accounts/login.html", form=form), 200 if not form.errors else 400
+
+
+@bp.post("/logout")
+@login_required
+def logout():  # type: ignore[no-untyped-def]
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("main.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(url_for("main.home"))
+    form = VendorRegistrationForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            user = services.register_vendor(
+                db,
+                services.VendorRegistration(
+                    email=form.email.data or "",
+                    password=form.password.data or "",
+                    name=form.name.data or "",
+                    legal_name=form.legal_name.data or "",
+                    trading_name=form.trading_name.data or "",
+                    business_type=BusinessType(form.business_type.data),
+                    scale=BusinessScale(form.scale.data),
+                    district=form.district.data or "",
+                    city=form.city.data or "",
+                    phone=form.phone.data or "",
+                ),
+            )
+        except DomainError as error:
+            db.rollback()
+            show_error(form, error)
+        else:
+            db.commit()
+            _start_session(user)
+            flash(
+                _("Your business is registered. A curator will verify it before your products "
+                  "appear in the catalogue."),
+                "success",
+            )
+            return redirect(url_for("vendor.desk"))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("accounts/register.html", form=form), status
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():  # type: ignore[no-untyped-def]
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            services.change_password(
+                db, current_user, form.current_password.data or "", form.new_password.data or ""
+            )
+        except DomainError as error:
+            db.rollback()
+            show_error(form, error)
+        else:
+            db.commit()
+            login_user(current_user._get_current_object())  # this session carries on
+            flash(_("Your password has been changed. Other sessions have been logged out."),
+                  "success")
+            return redirect(url_for("main.home"))
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("accounts/password.html", form=form), status

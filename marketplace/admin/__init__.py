@@ -1,0 +1,1 @@
+"""The curator's back office: vendors to verify and government users."""

@@ -1,0 +1,26 @@
+"""Imports every model so that the metadata is complete (for Alembic and test set-up)."""
+
+from catalog.db import Base
+from catalog.models import Category, Product, Vendor
+from marketplace.accounts.models import Agency, Membership, User
+from marketplace.audit.models import AuditEvent
+from marketplace.budgets.models import BudgetEntry, BudgetLine
+from marketplace.ordering.models import Order, OrderLine
+
+metadata = Base.metadata
+
+__all__ = [
+    "Agency",
+    "AuditEvent",
+    "Base",
+    "BudgetEntry",
+    "BudgetLine",
+    "Category",
+    "Membership",
+    "Order",
+    "OrderLine",
+    "Product",
+    "User",
+    "Vendor",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""The append-only audit trail of state changes and money movements."""

@@ -1,0 +1,48 @@
+"""Writing audit events, in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from marketplace.accounts.models import User
+from marketplace.audit.models import AuditEvent
+
+
+def record_event(
+    session: Session,
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_id: int,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    agency_id: int | None = None,
+    vendor_id: int | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        agency_id=agency_id,
+        vendor_id=vendor_id,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def events_for(session: Session, object_type: str, object_id: int) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+            .order_by(AuditEvent.occurred_at, AuditEvent.id)
+        )
+    )

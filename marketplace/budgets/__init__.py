@@ -1,0 +1,1 @@
+"""Agency budget lines and the ledger of every movement on them."""

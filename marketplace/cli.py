@@ -1,0 +1,48 @@
+"""Command-line tasks: migrate, seed the demo world, expire unanswered orders."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from marketplace.db import get_engine, get_session
+
+
+def register_cli(app: Flask) -> None:
+    @app.cli.command("db-upgrade")
+    def db_upgrade() -> None:
+        """Apply all database migrations."""
+        from marketplace.migrate import upgrade
+
+        upgrade(get_engine())
+        click.echo("Database is up to date.")
+
+    @app.cli.command("seed-demo")
+    @click.option("--if-empty", is_flag=True, help="Only seed when the database has no users.")
+    def seed_demo(if_empty: bool) -> None:
+        """Fill the database with a realistic demo world and print its logins."""
+        from marketplace.demo import database_is_empty, demo_logins_text, seed
+
+        session = get_session()
+        if if_empty and not database_is_empty(session):
+            click.echo("The database already has data; the demo world was not added again.")
+        else:
+            seed(session, current_app.config)
+            session.commit()
+            click.echo("Demo world created.")
+        click.echo(demo_logins_text())
+
+    orders = click.Group("orders", help="Order housekeeping.")
+
+    @orders.command("expire")
+    def expire() -> None:
+        """Expire approved orders the vendor did not answer in time (safe to repeat)."""
+        from marketplace.ordering.services import expire_unanswered_orders
+        from marketplace.web import order_rules
+
+        session = get_session()
+        expired = expire_unanswered_orders(session, order_rules())
+        session.commit()
+        click.echo(f"{len(expired)} order(s) expired.")
+
+    app.cli.add_command(orders)

@@ -1,0 +1,81 @@
+"""Configuration, one class per environment. Secrets come only from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+    DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'eorder.sqlite'}")
+    DEMO_MODE = os.environ.get("EORDER_DEMO", "") == "1"
+
+    BABEL_DEFAULT_LOCALE = "id"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "marketplace" / "translations")
+    LANGUAGES = ("id", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = True
+    MAX_CONTENT_LENGTH = 12 * 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+
+    #: rupiah; orders above it also need the budget holder's approval
+    SECOND_APPROVAL_THRESHOLD = _int_env("EORDER_SECOND_APPROVAL_THRESHOLD", 10_000_000)
+    #: rupiah; no single order may exceed it
+    ORDER_CAP = _int_env("EORDER_ORDER_CAP", 50_000_000)
+    #: days after receipt by which the vendor can expect payment
+    PAYMENT_DUE_DAYS = _int_env("EORDER_PAYMENT_DUE_DAYS", 14)
+
+    DEBUG = False
+    TESTING = False
+    ENV_NAME = "development"
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False  # the Werkzeug debugger stays off unless FLASK_DEBUG is set explicitly
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for_environment() -> type[Config]:
+    name = os.environ.get("EORDER_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"EORDER_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None

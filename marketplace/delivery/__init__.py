@@ -1,0 +1,1 @@
+"""Receipt of delivered orders, disputes and their resolution."""

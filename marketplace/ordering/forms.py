@@ -1,0 +1,55 @@
+"""Forms of the buying side: checkout and the reasons given for refusing an order."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import TimeField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+REQUIRED = _l("This field is required.")
+
+
+class CheckoutForm(FlaskForm):
+    order_ids = HiddenField()
+    budget_line_id = SelectField(
+        _l("Budget line"), coerce=int, validators=[InputRequired(_l("Choose a budget line."))]
+    )
+    activity_name = StringField(
+        _l("Activity"),
+        validators=[DataRequired(REQUIRED), Length(max=200)],
+        description=_l("For example: Coordination meeting on flood preparedness."),
+    )
+    delivery_date = DateField(
+        _l("Delivery date"), validators=[InputRequired(_l("Enter a valid date."))]
+    )
+    delivery_time = TimeField(
+        _l("Delivery time"), validators=[InputRequired(_l("Enter a valid time."))]
+    )
+    delivery_address = TextAreaField(
+        _l("Delivery address"), validators=[DataRequired(REQUIRED), Length(max=500)]
+    )
+    headcount = IntegerField(
+        _l("Number of people (pax)"),
+        validators=[Optional(), NumberRange(min=1, max=100_000, message=_l("Enter 1 or more."))],
+    )
+    notes = TextAreaField(_l("Notes for the vendor"), validators=[Optional(), Length(max=1000)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=1000)])
+
+
+class PaymentForm(FlaskForm):
+    reference = StringField(
+        _l("Transfer reference (SP2D number)"), validators=[DataRequired(REQUIRED), Length(max=100)]
+    )
+
+
+class CartQuantityForm(FlaskForm):
+    quantity = IntegerField(
+        _l("Quantity"),
+        validators=[
+            InputRequired(_l("Enter a quantity.")),
+            NumberRange(min=0, max=100_000, message=_l("Enter a quantity from 0 to 100000.")),
+        ],
+    )

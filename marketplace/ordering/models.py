@@ -1,0 +1,152 @@
+"""Orders (one vendor each) and their lines, with a timestamp per lifecycle milestone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    Time,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from catalog.db import Base, Money, UTCDateTime, utcnow
+from catalog.models import Product, Unit, Vendor, enum_column
+from marketplace.accounts.models import Agency, User
+from marketplace.budgets.models import BudgetLine
+from marketplace.ordering.states import OrderStatus
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("total >= 0", name="total_non_negative"),
+        CheckConstraint("received_total IS NULL OR received_total >= 0", name="received_total_ok"),
+        CheckConstraint("headcount IS NULL OR headcount >= 0", name="headcount_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: human reference, e.g. EO-2026-000042; set at submission
+    number: Mapped[str | None] = mapped_column(String(30), unique=True)
+    #: shared by the orders created by one checkout
+    request_number: Mapped[str | None] = mapped_column(String(30), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"), index=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    budget_line_id: Mapped[int | None] = mapped_column(ForeignKey("budget_lines.id"), index=True)
+    status: Mapped[OrderStatus] = mapped_column(
+        enum_column(OrderStatus), default=OrderStatus.CART, index=True
+    )
+
+    activity_name: Mapped[str] = mapped_column(String(200), default="")
+    delivery_date: Mapped[date | None] = mapped_column(Date)
+    delivery_time: Mapped[time | None] = mapped_column(Time)
+    delivery_address: Mapped[str] = mapped_column(Text, default="")
+    headcount: Mapped[int | None] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    #: rupiah; the sum of the lines at the ordered quantities
+    total: Mapped[int] = mapped_column(Money, default=0)
+    #: rupiah; the sum of the lines at the received quantities, set at receipt
+    received_total: Mapped[int | None] = mapped_column(Money)
+    needs_second_approval: Mapped[bool] = mapped_column(default=False)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    second_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: why it was rejected, declined, cancelled, disputed
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    payment_reference: Mapped[str] = mapped_column(String(100), default="")
+    #: increases with every change, so that a stale form cannot overwrite a newer state
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    disputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    agency: Mapped[Agency] = relationship()
+    vendor: Mapped[Vendor] = relationship()
+    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
+    approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
+    second_approved_by: Mapped[User | None] = relationship(foreign_keys=[second_approved_by_id])
+    received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
+    budget_line: Mapped[BudgetLine | None] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order",
+        cascade="all, delete-orphan",
+        order_by="OrderLine.id",
+        lazy="selectin",
+    )
+
+    @property
+    def reference(self) -> str:
+        return self.number or f"#{self.id}"
+
+    @property
+    def charged_amount(self) -> int:
+        """What the order costs the budget now: the received amount once received."""
+        return self.received_total if self.received_total is not None else self.total
+
+    def recompute_total(self) -> None:
+        self.total = sum(line.line_total for line in self.lines)
+
+    def snapshot(self) -> dict[str, object]:
+        return {
+            "status": self.status.value,
+            "total": self.total,
+            "received_total": self.received_total,
+            "budget_line_id": self.budget_line_id,
+            "version": self.version,
+        }
+
+
+class OrderLine(Base):
+    """One product on an order, with the price and name as they were when ordered."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_price > 0", name="unit_price_positive"),
+        CheckConstraint(
+            "quantity_received IS NULL OR (quantity_received >= 0 AND quantity_received <= quantity)",
+            name="quantity_received_in_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    product_name: Mapped[str] = mapped_column(String(160))
+    unit: Mapped[Unit] = mapped_column(enum_column(Unit))
+    #: rupiah per unit at the time of ordering
+    unit_price: Mapped[int] = mapped_column(Money)
+    quantity: Mapped[int] = mapped_column(Integer)
+    quantity_received: Mapped[int | None] = mapped_column(Integer)
+    receipt_remark: Mapped[str] = mapped_column(Text, default="")
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    product: Mapped[Product] = relationship()
+
+    @property
+    def line_total(self) -> int:
+        return self.unit_price * self.quantity
+
+    @property
+    def received_line_total(self) -> int | None:
+        if self.quantity_received is None:
+            return None
+        return self.unit_price * self.quantity_received

@@ -1,0 +1,567 @@
+"""Order operations: the cart, checkout with budget commitment, and every lifecycle step.
+
+Each operation takes the acting user, checks permission, moves the order through the one
+transition table, moves money on the budget ledger, writes the audit event and flushes.
+Views commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from catalog.db import utcnow
+from catalog.models import Product
+from marketplace.accounts.models import Role, User
+from marketplace.audit.services import record_event
+from marketplace.budgets import services as ledger
+from marketplace.budgets.models import BudgetLine
+from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
+from marketplace.ordering.models import Order, OrderLine
+from marketplace.ordering.states import (
+    COMMITTED_STATUSES,
+    TIMESTAMP_FOR_STATUS,
+    OrderAction,
+    OrderStatus,
+    next_status,
+)
+from marketplace.permissions import can_act, can_view_order, has_permission
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+MAX_LINE_QUANTITY = 100_000
+
+
+@dataclass(frozen=True)
+class OrderRules:
+    """Limits that come from configuration (rupiah amounts and day counts)."""
+
+    order_cap: int = 50_000_000
+    second_approval_threshold: int = 10_000_000
+    acceptance_working_days: int = 3
+
+
+# Reading -----------------------------------------------------------------------------
+
+
+def visible_orders_query(user: User) -> Select[tuple[Order]]:
+    """Orders the user may see: their agencies', their vendors', or all for province roles."""
+    query = select(Order).where(Order.status != OrderStatus.CART)
+    if has_permission(user, "order:view"):  # a province-wide role
+        return query
+    agency_ids = {m.agency_id for m in user.memberships if m.agency_id is not None}
+    vendor_ids = {m.vendor_id for m in user.memberships if m.vendor_id is not None}
+    return query.where(Order.agency_id.in_(agency_ids) | Order.vendor_id.in_(vendor_ids))
+
+
+def get_visible_order(session: Session, user: User, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None or not can_view_order(user, order):
+        raise NotFound(_l("No such order."))
+    return order
+
+
+def approval_queue(session: Session, user: User) -> list[Order]:
+    """Orders waiting for this user's approval, oldest first."""
+    candidates = session.scalars(
+        select(Order)
+        .where(Order.status == OrderStatus.SUBMITTED, Order.agency_id.in_(user.agency_ids))
+        .order_by(Order.submitted_at, Order.id)
+    )
+    return [order for order in candidates if can_act(user, order, OrderAction.APPROVE)]
+
+
+# Cart --------------------------------------------------------------------------------
+
+
+def requester_agency_id(user: User) -> int:
+    agency_ids = sorted(
+        m.agency_id for m in user.memberships if m.role is Role.REQUESTER and m.agency_id
+    )
+    if not agency_ids:
+        raise PermissionDenied(_l("Only a requester of an agency can order."))
+    return agency_ids[0]
+
+
+def cart_orders(session: Session, user: User) -> list[Order]:
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.requester_id == user.id, Order.status == OrderStatus.CART)
+            .order_by(Order.id)
+        )
+    )
+
+
+def _check_quantity(quantity: int) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise DomainError(_l("The quantity must be at least 1."), field="quantity")
+    if quantity > MAX_LINE_QUANTITY:
+        raise DomainError(_l("The quantity is too large."), field="quantity")
+
+
+def add_to_cart(session: Session, user: User, product: Product, quantity: int) -> Order:
+    agency_id = requester_agency_id(user)
+    _check_quantity(quantity)
+    if not product.is_orderable:
+        raise Conflict(_l("This product cannot be ordered now."))
+    order = session.scalar(
+        select(Order).where(
+            Order.requester_id == user.id,
+            Order.status == OrderStatus.CART,
+            Order.vendor_id == product.vendor_id,
+            Order.agency_id == agency_id,
+        )
+    )
+    if order is None:
+        order = Order(
+            agency_id=agency_id,
+            vendor_id=product.vendor_id,
+            requester_id=user.id,
+            status=OrderStatus.CART,
+        )
+        session.add(order)
+    line = next((ln for ln in order.lines if ln.product_id == product.id), None)
+    if line is None:
+        order.lines.append(
+            OrderLine(
+                product=product,
+                product_name=product.name,
+                unit=product.unit,
+                unit_price=product.price,
+                quantity=quantity,
+            )
+        )
+    else:
+        _check_quantity(line.quantity + quantity)
+        line.quantity += quantity
+    order.recompute_total()
+    session.flush()
+    return order
+
+
+def set_cart_quantity(session: Session, user: User, line_id: int, quantity: int) -> None:
+    """Change a cart line's quantity; zero removes it (and an emptied cart order)."""
+    line = session.get(OrderLine, line_id)
+    if (
+        line is None
+        or line.order.requester_id != user.id
+        or line.order.status is not OrderStatus.CART
+    ):
+        raise NotFound(_l("That item is no longer in your cart."))
+    order = line.order
+    if quantity == 0:
+        order.lines.remove(line)
+    else:
+        _check_quantity(quantity)
+        line.quantity = quantity
+    if not order.lines:
+        session.delete(order)
+    else:
+        order.recompute_total()
+    session.flush()
+
+
+# Checkout ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckoutDetails:
+    budget_line_id: int
+    activity_name: str
+    delivery_date: date
+    delivery_time: time
+    delivery_address: str
+    headcount: int | None = None
+    notes: str = ""
+
+
+def _delivery_moment(details: CheckoutDetails) -> datetime:
+    return datetime.combine(details.delivery_date, details.delivery_time, tzinfo=JAKARTA)
+
+
+def _check_order_can_be_submitted(
+    order: Order, details: CheckoutDetails, rules: OrderRules, now: datetime
+) -> None:
+    if not order.lines:
+        raise DomainError(_l("The order has no items."))
+    delivery = _delivery_moment(details)
+    for line in order.lines:
+        product = line.product
+        if not product.is_orderable:
+            raise Conflict(
+                _l("“%(name)s” can no longer be ordered; remove it from your cart.",
+                   name=line.product_name)
+            )
+        if line.quantity < product.min_order_quantity:
+            raise DomainError(
+                _l(
+                    "“%(name)s” needs at least %(minimum)d per order.",
+                    name=line.product_name,
+                    minimum=product.min_order_quantity,
+                )
+            )
+        if delivery < now + timedelta(hours=product.lead_time_hours):
+            raise DomainError(
+                _l(
+                    "“%(name)s” must be ordered at least %(hours)d hours before delivery.",
+                    name=line.product_name,
+                    hours=product.lead_time_hours,
+                ),
+                field="delivery_date",
+            )
+    if order.total > rules.order_cap:
+        raise DomainError(
+            _l("An order to one vendor may not exceed the cap of Rp %(cap)s.",
+               cap=f"{rules.order_cap:,}".replace(",", "."))
+        )
+
+
+def _transition(
+    session: Session,
+    order: Order,
+    action: OrderAction,
+    actor: User | None,
+    *,
+    reason: str = "",
+    extra: dict[str, object] | None = None,
+) -> None:
+    """Move the order along the transition table and record the audit event."""
+    before = order.snapshot()
+    target = next_status(order.status, action)
+    order.status = target
+    setattr(order, TIMESTAMP_FOR_STATUS[target], utcnow())
+    if reason:
+        order.status_reason = reason
+    order.version += 1
+    session.flush()
+    after = order.snapshot()
+    if reason:
+        after["reason"] = reason
+    if extra:
+        after.update(extra)
+    record_event(
+        session,
+        actor,
+        f"order.{action.value}",
+        "order",
+        order.id,
+        before=before,
+        after=after,
+        agency_id=order.agency_id,
+        vendor_id=order.vendor_id,
+    )
+
+
+def _lock(session: Session, order: Order) -> Order:
+    """Re-read the order under a row lock, so that two requests cannot both move it."""
+    locked = session.scalars(
+        select(Order).where(Order.id == order.id).with_for_update().execution_options(
+            populate_existing=True
+        )
+    ).one()
+    return locked
+
+
+def _require(actor: User, order: Order, action: OrderAction) -> None:
+    next_status(order.status, action)  # an illegal state is a 409, whoever asks
+    if not can_act(actor, order, action):
+        raise PermissionDenied(_l("You are not allowed to do this to this order."))
+
+
+def checkout(
+    session: Session,
+    user: User,
+    order_ids: list[int],
+    details: CheckoutDetails,
+    rules: OrderRules,
+    *,
+    now: datetime | None = None,
+) -> list[Order]:
+    """Submit the given cart orders together, committing each total on the budget line.
+
+    All or nothing: if one order fails a check or the budget cannot cover them all, the
+    caller rolls back and nothing is submitted. A repeated submission finds the orders no
+    longer in the cart and is refused, so a double click creates one commitment.
+    """
+    now = now or utcnow()
+    if not order_ids:
+        raise DomainError(_l("Your cart is empty."))
+    if not details.activity_name.strip():
+        raise DomainError(_l("Enter the activity name."), field="activity_name")
+    if not details.delivery_address.strip():
+        raise DomainError(_l("Enter the delivery address."), field="delivery_address")
+    if details.headcount is not None and details.headcount < 0:
+        raise DomainError(_l("The headcount cannot be negative."), field="headcount")
+    if _delivery_moment(details) <= now:
+        raise DomainError(_l("The delivery time must be in the future."), field="delivery_date")
+    line = session.get(BudgetLine, details.budget_line_id)
+    if line is None or not has_permission(user, "order:submit", agency_id=line.agency_id):
+        raise DomainError(_l("Choose one of your agency's budget lines."), field="budget_line_id")
+    if line.frozen:
+        raise DomainError(_l("This budget line is frozen; choose another line."),
+                          field="budget_line_id")
+
+    orders: list[Order] = []
+    for order_id in sorted(set(order_ids)):
+        order = session.get(Order, order_id)
+        if order is None or order.requester_id != user.id:
+            raise NotFound(_l("No such order."))
+        order = _lock(session, order)
+        if order.status is not OrderStatus.CART:
+            raise Conflict(_l("Order %(ref)s has already been submitted.", ref=order.reference))
+        if order.agency_id != line.agency_id:
+            raise DomainError(_l("Choose one of your agency's budget lines."),
+                              field="budget_line_id")
+        orders.append(order)
+
+    request_number = f"RQ-{now.astimezone(JAKARTA).year}-{orders[0].id:06d}"
+    for order in orders:
+        _require(user, order, OrderAction.SUBMIT)
+        for order_line in order.lines:  # the price at the time of ordering is kept
+            order_line.unit_price = order_line.product.price
+            order_line.product_name = order_line.product.name
+            order_line.unit = order_line.product.unit
+        order.recompute_total()
+        _check_order_can_be_submitted(order, details, rules, now)
+        order.number = f"EO-{now.astimezone(JAKARTA).year}-{order.id:06d}"
+        order.request_number = request_number
+        order.budget_line_id = line.id
+        order.activity_name = details.activity_name.strip()
+        order.delivery_date = details.delivery_date
+        order.delivery_time = details.delivery_time
+        order.delivery_address = details.delivery_address.strip()
+        order.headcount = details.headcount
+        order.notes = details.notes.strip()
+        order.needs_second_approval = order.total > rules.second_approval_threshold
+        ledger.commit(session, line, order.total, actor=user, order_id=order.id)
+        _transition(session, order, OrderAction.SUBMIT, user)
+    return orders
+
+
+# Lifecycle ---------------------------------------------------------------------------
+
+
+def _release_commitment(session: Session, order: Order, actor: User | None, reason: str) -> None:
+    if order.budget_line is not None and order.total > 0:
+        ledger.release(
+            session, order.budget_line, order.total, actor=actor, order_id=order.id, reason=reason
+        )
+
+
+def approve_order(session: Session, actor: User, order: Order) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.APPROVE)
+    if order.approved_by_id is None:
+        order.approved_by_id = actor.id
+        if order.needs_second_approval:
+            # First of two approvals: the order waits for the budget holder.
+            order.version += 1
+            session.flush()
+            record_event(
+                session, actor, "order.approve_first", "order", order.id,
+                after=order.snapshot(), agency_id=order.agency_id, vendor_id=order.vendor_id,
+            )
+            return order
+    else:
+        order.second_approved_by_id = actor.id
+    _transition(session, order, OrderAction.APPROVE, actor)
+    return order
+
+
+def _require_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_l("Give a reason."), field="reason")
+    return reason
+
+
+def reject_order(session: Session, actor: User, order: Order, reason: str) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.REJECT)
+    reason = _require_reason(reason)
+    _release_commitment(session, order, actor, "rejected")
+    _transition(session, order, OrderAction.REJECT, actor, reason=reason)
+    return order
+
+
+def cancel_order(session: Session, actor: User, order: Order, reason: str = "") -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.CANCEL)
+    _release_commitment(session, order, actor, "cancelled")
+    _transition(session, order, OrderAction.CANCEL, actor, reason=reason.strip())
+    return order
+
+
+def accept_order(session: Session, actor: User, order: Order) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.ACCEPT)
+    _transition(session, order, OrderAction.ACCEPT, actor)
+    return order
+
+
+def decline_order(session: Session, actor: User, order: Order, reason: str) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.DECLINE)
+    reason = _require_reason(reason)
+    _release_commitment(session, order, actor, "declined")
+    _transition(session, order, OrderAction.DECLINE, actor, reason=reason)
+    return order
+
+
+def deliver_order(session: Session, actor: User, order: Order, note: str = "") -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.DELIVER)
+    _transition(session, order, OrderAction.DELIVER, actor, extra={"note": note.strip()})
+    return order
+
+
+@dataclass(frozen=True)
+class LineReceipt:
+    line_id: int
+    quantity_received: int
+    remark: str = ""
+
+
+def _apply_receipt(
+    session: Session, actor: User, order: Order, receipts: list[LineReceipt], action: OrderAction
+) -> None:
+    by_id = {receipt.line_id: receipt for receipt in receipts}
+    if set(by_id) != {line.id for line in order.lines}:
+        raise DomainError(_l("Enter the quantity received for every line."))
+    for line in order.lines:
+        receipt = by_id[line.id]
+        if not 0 <= receipt.quantity_received <= line.quantity:
+            raise DomainError(
+                _l(
+                    "The quantity received of “%(name)s” must be between 0 and %(qty)d.",
+                    name=line.product_name,
+                    qty=line.quantity,
+                ),
+                field=f"line-{line.id}",
+            )
+        line.quantity_received = receipt.quantity_received
+        line.receipt_remark = receipt.remark.strip()
+    received_total = sum(line.received_line_total or 0 for line in order.lines)
+    order.received_total = received_total
+    order.received_by_id = actor.id
+    budget_line = order.budget_line
+    assert budget_line is not None
+    # The commitment becomes spending for what arrived; the rest goes back to the line.
+    if received_total:
+        ledger.spend(session, budget_line, received_total, actor=actor, order_id=order.id)
+    if order.total - received_total:
+        ledger.release(
+            session, budget_line, order.total - received_total, actor=actor,
+            order_id=order.id, reason="not received",
+        )
+    _transition(
+        session, order, action, actor,
+        extra={"lines": {str(r.line_id): r.quantity_received for r in receipts}},
+    )
+
+
+def receive_order(
+    session: Session, actor: User, order: Order, receipts: list[LineReceipt]
+) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.RECEIVE)
+    _apply_receipt(session, actor, order, receipts, OrderAction.RECEIVE)
+    return order
+
+
+def dispute_order(session: Session, actor: User, order: Order, reason: str) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.DISPUTE)
+    reason = _require_reason(reason)
+    _transition(session, order, OrderAction.DISPUTE, actor, reason=reason)
+    return order
+
+
+def resolve_dispute_accept(
+    session: Session, actor: User, order: Order, receipts: list[LineReceipt]
+) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.RESOLVE_ACCEPT)
+    _apply_receipt(session, actor, order, receipts, OrderAction.RESOLVE_ACCEPT)
+    return order
+
+
+def resolve_dispute_cancel(session: Session, actor: User, order: Order, reason: str) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.RESOLVE_CANCEL)
+    reason = _require_reason(reason)
+    _release_commitment(session, order, actor, "dispute cancelled")
+    _transition(session, order, OrderAction.RESOLVE_CANCEL, actor, reason=reason)
+    return order
+
+
+def record_payment(session: Session, actor: User, order: Order, reference: str) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.PAY)
+    reference = reference.strip()
+    if not reference:
+        raise DomainError(_l("Enter the transfer reference."), field="reference")
+    order.payment_reference = reference
+    _transition(session, order, OrderAction.PAY, actor, extra={"reference": reference})
+    return order
+
+
+def reconcile_order(session: Session, actor: User, order: Order) -> Order:
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.RECONCILE)
+    _transition(session, order, OrderAction.RECONCILE, actor)
+    return order
+
+
+# Expiry ------------------------------------------------------------------------------
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`start` plus `days` working days (Monday to Friday), in Jakarta time."""
+    moment = start.astimezone(JAKARTA)
+    added = 0
+    while added < days:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            added += 1
+    return moment
+
+
+def acceptance_deadline(order: Order, rules: OrderRules) -> datetime | None:
+    """When the vendor must have answered: N working days after approval, and before delivery."""
+    if order.approved_at is None:
+        return None
+    deadline = add_working_days(order.approved_at, rules.acceptance_working_days)
+    if order.delivery_date and order.delivery_time:
+        delivery = datetime.combine(order.delivery_date, order.delivery_time, tzinfo=JAKARTA)
+        deadline = min(deadline, delivery)
+    return deadline.astimezone(UTC)
+
+
+def expire_unanswered_orders(
+    session: Session, rules: OrderRules, *, now: datetime | None = None
+) -> list[Order]:
+    """Expire approved orders whose vendor did not answer in time. Safe to run repeatedly."""
+    now = now or utcnow()
+    expired = []
+    for order in session.scalars(
+        select(Order).where(Order.status == OrderStatus.APPROVED).order_by(Order.id)
+    ):
+        deadline = acceptance_deadline(order, rules)
+        if deadline is not None and deadline <= now:
+            order = _lock(session, order)
+            if order.status is not OrderStatus.APPROVED:
+                continue
+            _release_commitment(session, order, None, "expired")
+            _transition(session, order, OrderAction.EXPIRE, None, reason="no answer in time")
+            expired.append(order)
+    return expired
+
+
+def is_committed(order: Order) -> bool:
+    return order.status in COMMITTED_STATUSES

@@ -1,0 +1,275 @@
+"""The buying side: cart, checkout, the order list and page, approvals, payment records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from catalog.db import utcnow
+from catalog.models import Product
+from marketplace.audit.services import events_for
+from marketplace.budgets.services import chargeable_lines
+from marketplace.db import get_session
+from marketplace.errors import Conflict, DomainError, NotFound
+from marketplace.ordering import services
+from marketplace.ordering.forms import (
+    CartQuantityForm,
+    CheckoutForm,
+    PaymentForm,
+    ReasonForm,
+)
+from marketplace.ordering.models import Order
+from marketplace.ordering.services import JAKARTA
+from marketplace.ordering.states import OrderAction, OrderStatus, event_label, status_label
+from marketplace.permissions import available_actions
+from marketplace.shop.views import AddToCartForm
+from marketplace.web import order_rules, permission_required, show_error
+
+bp = Blueprint("ordering", __name__)
+PAGE_SIZE = 30
+
+
+# Cart ------------------------------------------------------------------------------
+
+
+@bp.post("/cart/add/<int:product_id>")
+@permission_required("order:submit")
+def add_to_cart(product_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    product = db.get(Product, product_id)
+    if product is None:
+        raise NotFound(_("No such product."))
+    form = AddToCartForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "shop/product.html", product=product, form=form, can_order=product.is_orderable
+        ), 400
+    services.add_to_cart(db, current_user, product, form.quantity.data or 0)
+    db.commit()
+    flash(_("%(name)s was added to your cart.", name=product.name), "success")
+    return redirect(url_for("ordering.cart"))
+
+
+@bp.post("/cart/lines/<int:line_id>")
+@permission_required("order:submit")
+def update_cart_line(line_id: int):  # type: ignore[no-untyped-def]
+    form = CartQuantityForm()
+    if not form.validate_on_submit():
+        for message in form.quantity.errors:
+            flash(str(message), "error")
+        return redirect(url_for("ordering.cart"))
+    db = get_session()
+    services.set_cart_quantity(db, current_user, line_id, form.quantity.data or 0)
+    db.commit()
+    flash(_("Your cart was updated."), "success")
+    return redirect(url_for("ordering.cart"))
+
+
+def _checkout_form(db, orders: list[Order]) -> CheckoutForm:  # type: ignore[no-untyped-def]
+    form = CheckoutForm()
+    agency_id = orders[0].agency_id if orders else services.requester_agency_id(current_user)
+    lines = chargeable_lines(db, agency_id)
+    form.budget_line_id.choices = [
+        (line.id, f"{line.account_code} · {line.name}") for line in lines
+    ]
+    form.budget_lines = lines  # type: ignore[attr-defined]
+    if request.method == "GET":
+        form.order_ids.data = ",".join(str(order.id) for order in orders)
+        tomorrow = (utcnow().astimezone(JAKARTA) + timedelta(days=2)).date()
+        form.delivery_date.data = form.delivery_date.data or tomorrow
+        agency = orders[0].agency if orders else None
+        if agency is not None and not form.delivery_address.data:
+            form.delivery_address.data = agency.address
+    return form
+
+
+@bp.route("/cart", methods=["GET", "POST"])
+@permission_required("order:submit")
+def cart():  # type: ignore[no-untyped-def]
+    db = get_session()
+    orders = services.cart_orders(db, current_user)
+    form = _checkout_form(db, orders)
+    if request.method == "POST" and form.validate_on_submit():
+        ids = [int(part) for part in (form.order_ids.data or "").split(",") if part.isdigit()]
+        details = services.CheckoutDetails(
+            budget_line_id=form.budget_line_id.data,
+            activity_name=form.activity_name.data or "",
+            delivery_date=form.delivery_date.data,
+            delivery_time=form.delivery_time.data,
+            delivery_address=form.delivery_address.data or "",
+            headcount=form.headcount.data,
+            notes=form.notes.data or "",
+        )
+        try:
+            submitted = services.checkout(db, current_user, ids, details, order_rules())
+        except Conflict as error:
+            db.rollback()
+            flash(str(error.message), "error")
+            return redirect(url_for("ordering.orders"))
+        except DomainError as error:
+            db.rollback()
+            show_error(form, error)
+            orders = services.cart_orders(db, current_user)
+        else:
+            db.commit()
+            flash(
+                _("Submitted %(count)d order(s) for approval: %(refs)s. The budget is committed.",
+                  count=len(submitted), refs=", ".join(o.reference for o in submitted)),
+                "success",
+            )
+            if len(submitted) == 1:
+                return redirect(url_for("ordering.order", order_id=submitted[0].id))
+            return redirect(url_for("ordering.orders"))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "ordering/cart.html",
+        orders=orders,
+        form=form,
+        quantity_form=CartQuantityForm(),
+    ), status
+
+
+# Orders ----------------------------------------------------------------------------
+
+
+@bp.get("/orders")
+@login_required
+def orders():  # type: ignore[no-untyped-def]
+    db = get_session()
+    status = request.args.get("status", "")
+    query = services.visible_orders_query(current_user)
+    if status in {s.value for s in OrderStatus}:
+        query = query.where(Order.status == OrderStatus(status))
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows = list(
+        db.scalars(
+            query.order_by(Order.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
+        )
+    )
+    return render_template(
+        "ordering/orders.html",
+        orders=rows[:PAGE_SIZE],
+        has_more=len(rows) > PAGE_SIZE,
+        page=page,
+        status=status,
+        statuses=[s for s in OrderStatus if s is not OrderStatus.CART],
+    )
+
+
+@bp.get("/orders/<int:order_id>")
+@login_required
+def order(order_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    item = services.get_visible_order(db, current_user, order_id)
+    return render_template(
+        "ordering/order.html",
+        order=item,
+        history=events_for(db, "order", item.id),
+        actions=available_actions(current_user, item),
+        actions_enum=OrderAction,
+        event_label=event_label,
+        status_label=status_label,
+        reason_form=ReasonForm(),
+        payment_form=PaymentForm(),
+        deadline=services.acceptance_deadline(item, order_rules()),
+    )
+
+
+@bp.get("/approvals")
+@permission_required("order:approve", "order:approve_second")
+def approvals():  # type: ignore[no-untyped-def]
+    db = get_session()
+    return render_template(
+        "ordering/approvals.html",
+        orders=services.approval_queue(db, current_user),
+    )
+
+
+def _order_for_action(order_id: int) -> Order:
+    return services.get_visible_order(get_session(), current_user, order_id)
+
+
+def _done(order: Order, message: str):  # type: ignore[no-untyped-def]
+    get_session().commit()
+    flash(message, "success")
+    return redirect(url_for("ordering.order", order_id=order.id))
+
+
+def _reason_or_back(order: Order) -> str | None:
+    form = ReasonForm()
+    if form.validate_on_submit():
+        return form.reason.data or ""
+    flash(_("Give a reason."), "error")
+    return None
+
+
+@bp.post("/orders/<int:order_id>/approve")
+@login_required
+def approve(order_id: int):  # type: ignore[no-untyped-def]
+    order = services.approve_order(get_session(), current_user, _order_for_action(order_id))
+    if order.status is OrderStatus.SUBMITTED:
+        return _done(order, _("Your approval is recorded. The budget holder approves next."))
+    return _done(order, _("Order %(ref)s is approved and sent to the vendor.", ref=order.reference))
+
+
+@bp.post("/orders/<int:order_id>/reject")
+@login_required
+def reject(order_id: int):  # type: ignore[no-untyped-def]
+    order = _order_for_action(order_id)
+    reason = _reason_or_back(order)
+    if reason is None:
+        return redirect(url_for("ordering.order", order_id=order.id))
+    services.reject_order(get_session(), current_user, order, reason)
+    return _done(order, _("Order %(ref)s is rejected; its budget is released.",
+                          ref=order.reference))
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@login_required
+def cancel(order_id: int):  # type: ignore[no-untyped-def]
+    order = _order_for_action(order_id)
+    reason = _reason_or_back(order)
+    if reason is None:
+        return redirect(url_for("ordering.order", order_id=order.id))
+    services.cancel_order(get_session(), current_user, order, reason)
+    return _done(order, _("Order %(ref)s is cancelled; its budget is released.",
+                          ref=order.reference))
+
+
+@bp.post("/orders/<int:order_id>/pay")
+@login_required
+def pay(order_id: int):  # type: ignore[no-untyped-def]
+    order = _order_for_action(order_id)
+    form = PaymentForm()
+    if not form.validate_on_submit():
+        flash(_("Enter the transfer reference."), "error")
+        return redirect(url_for("ordering.order", order_id=order.id))
+    services.record_payment(get_session(), current_user, order, form.reference.data or "")
+    return _done(order, _("The payment of order %(ref)s is recorded.", ref=order.reference))
+
+
+@bp.post("/orders/<int:order_id>/reconcile")
+@login_required
+def reconcile(order_id: int):  # type: ignore[no-untyped-def]
+    order = services.reconcile_order(get_session(), current_user, _order_for_action(order_id))
+    return _done(order, _("Order %(ref)s is reconciled.", ref=order.reference))
+
+
+@bp.get("/requests/<request_number>")
+@login_required
+def request_orders(request_number: str):  # type: ignore[no-untyped-def]
+    rows = list(
+        get_session().scalars(
+            services.visible_orders_query(current_user)
+            .where(Order.request_number == request_number)
+            .order_by(Order.id)
+        )
+    )
+    if not rows:
+        raise NotFound(_("No such request."))
+    return render_template("ordering/orders.html", orders=rows, has_more=False, page=1,
+                           status="", statuses=[], request_number=request_number)
+

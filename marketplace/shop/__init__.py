@@ -1,0 +1,1 @@
+"""The catalogue as agency staff browse it."""

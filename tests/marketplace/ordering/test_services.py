@@ -1,0 +1,280 @@
+"""The order loop through the services: budget commitment, approvals, receipt, refusals."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from catalog.db import utcnow
+from catalog.models import ProductStatus, VendorStatus
+from marketplace.audit.models import AuditEvent
+from marketplace.budgets.models import BudgetEntry, EntryKind
+from marketplace.errors import (
+    Conflict,
+    DomainError,
+    IllegalTransition,
+    InsufficientBudget,
+    PermissionDenied,
+)
+from marketplace.ordering import services as ordering
+from marketplace.ordering.models import Order
+from marketplace.ordering.services import LineReceipt, OrderRules
+from marketplace.ordering.states import OrderStatus
+from tests.support import ProductFactory, details_for
+
+
+def ledger_sums(db, line):
+    rows = dict(
+        db.execute(
+            select(BudgetEntry.kind, func.sum(BudgetEntry.amount))
+            .where(BudgetEntry.budget_line_id == line.id)
+            .group_by(BudgetEntry.kind)
+        ).all()
+    )
+    return {kind: rows.get(kind, 0) for kind in EntryKind}
+
+
+def assert_line_matches_ledger(db, line):
+    db.refresh(line)
+    sums = ledger_sums(db, line)
+    assert line.allocation == sums[EntryKind.ALLOCATE]
+    assert line.committed == sums[EntryKind.COMMIT] - sums[EntryKind.RELEASE] - sums[EntryKind.SPEND]
+    assert line.spent == sums[EntryKind.SPEND]
+    assert line.available >= 0
+
+
+def counts(db):
+    return (
+        db.scalar(select(func.count()).select_from(Order).where(Order.status != OrderStatus.CART)),
+        db.scalar(select(func.count()).select_from(BudgetEntry)),
+        db.scalar(select(func.count()).select_from(AuditEvent)),
+    )
+
+
+def test_submission_commits_the_total_on_the_budget_line(db, world):
+    order = world.submitted_order(db, quantity=10)
+    assert order.status is OrderStatus.SUBMITTED
+    assert order.total == 350_000
+    assert order.number.startswith("EO-")
+    assert order.submitted_at is not None
+    db.refresh(world.line)
+    assert world.line.committed == 350_000
+    assert world.line.available == 5_000_000 - 350_000
+    assert_line_matches_ledger(db, world.line)
+    actions = db.scalars(select(AuditEvent.action).where(AuditEvent.object_id == order.id,
+                                                         AuditEvent.object_type == "order"))
+    assert list(actions) == ["order.submit"]
+
+
+def test_full_loop_turns_commitment_into_spending(db, world):
+    order = world.order_in(db, "received")
+    db.refresh(world.line)
+    assert world.line.committed == 0
+    assert world.line.spent == order.total
+    assert order.received_total == order.total
+    assert_line_matches_ledger(db, world.line)
+    history = list(db.scalars(
+        select(AuditEvent.action).where(AuditEvent.object_type == "order",
+                                        AuditEvent.object_id == order.id).order_by(AuditEvent.id)))
+    assert history == ["order.submit", "order.approve", "order.accept", "order.deliver",
+                       "order.receive"]
+
+
+def test_partial_receipt_spends_what_arrived_and_releases_the_rest(db, world):
+    order = world.order_in(db, "delivered", quantity=10)
+    [line] = order.lines
+    ordering.receive_order(db, world.approver, order, [LineReceipt(line.id, 7, "3 boxes missing")])
+    assert order.received_total == 7 * 35_000
+    db.refresh(world.line)
+    assert world.line.spent == 7 * 35_000
+    assert world.line.committed == 0
+    assert world.line.available == 5_000_000 - 7 * 35_000
+    assert_line_matches_ledger(db, world.line)
+
+
+def test_receipt_quantity_above_ordered_is_refused(db, world):
+    order = world.order_in(db, "delivered", quantity=10)
+    [line] = order.lines
+    with pytest.raises(DomainError):
+        ordering.receive_order(db, world.approver, order, [LineReceipt(line.id, 11)])
+
+
+@pytest.mark.parametrize("status", ["rejected", "cancelled", "declined"])
+def test_refusals_release_the_commitment(db, world, status):
+    order = world.order_in(db, status)
+    assert order.status is OrderStatus(status)
+    db.refresh(world.line)
+    assert world.line.committed == 0
+    assert world.line.available == 5_000_000
+    assert order.status_reason
+    assert_line_matches_ledger(db, world.line)
+
+
+def test_nobody_approves_their_own_order(db, world):
+    from marketplace.accounts.models import Membership, Role
+
+    db.add(Membership(user=world.requester, role=Role.APPROVER, agency_id=world.agency.id))
+    db.flush()
+    order = world.submitted_order(db)
+    with pytest.raises(PermissionDenied):
+        ordering.approve_order(db, world.requester, order)
+    assert order.status is OrderStatus.SUBMITTED
+
+
+def test_over_threshold_needs_the_budget_holder_too(db, world):
+    world.rules = OrderRules(second_approval_threshold=300_000)
+    order = world.submitted_order(db, quantity=10)  # Rp 350.000
+    assert order.needs_second_approval
+    ordering.approve_order(db, world.approver, order)
+    assert order.status is OrderStatus.SUBMITTED
+    with pytest.raises(PermissionDenied):  # the same approver cannot give the second approval
+        ordering.approve_order(db, world.approver, order)
+    ordering.approve_order(db, world.budget_holder, order)
+    assert order.status is OrderStatus.APPROVED
+    assert order.second_approved_by_id == world.budget_holder.id
+
+
+def test_order_over_the_available_budget_is_refused_and_nothing_changes(db, world):
+    db.commit()
+    before = counts(db)
+    ordering.add_to_cart(db, world.requester, world.product, 200)  # Rp 7.000.000 > 5.000.000
+    cart = ordering.cart_orders(db, world.requester)
+    with pytest.raises(InsufficientBudget):
+        ordering.checkout(db, world.requester, [o.id for o in cart], details_for(world.line),
+                          world.rules)
+    db.rollback()
+    assert counts(db) == before
+    db.refresh(world.line)
+    assert world.line.committed == 0
+
+
+def test_order_for_a_past_date_is_refused(db, world):
+    ordering.add_to_cart(db, world.requester, world.product, 5)
+    cart = ordering.cart_orders(db, world.requester)
+    with pytest.raises(DomainError) as info:
+        ordering.checkout(db, world.requester, [o.id for o in cart],
+                          details_for(world.line, days=-1), world.rules)
+    assert info.value.field == "delivery_date"
+
+
+def test_lead_time_is_enforced(db, world):
+    world.product.lead_time_hours = 24 * 5
+    ordering.add_to_cart(db, world.requester, world.product, 5)
+    cart = ordering.cart_orders(db, world.requester)
+    with pytest.raises(DomainError, match="hours before delivery"):
+        ordering.checkout(db, world.requester, [o.id for o in cart],
+                          details_for(world.line, days=2), world.rules)
+
+
+def test_minimum_quantity_and_order_cap(db, world):
+    world.product.min_order_quantity = 20
+    ordering.add_to_cart(db, world.requester, world.product, 5)
+    cart = ordering.cart_orders(db, world.requester)
+    db.commit()
+    with pytest.raises(DomainError, match="at least 20"):
+        ordering.checkout(db, world.requester, [o.id for o in cart], details_for(world.line),
+                          world.rules)
+    db.rollback()
+    world.product.min_order_quantity = 1
+    db.flush()
+    with pytest.raises(DomainError, match="cap"):
+        ordering.checkout(db, world.requester, [o.id for o in cart], details_for(world.line),
+                          OrderRules(order_cap=100_000))
+
+
+def test_second_submission_of_the_same_cart_is_refused(db, world):
+    ordering.add_to_cart(db, world.requester, world.product, 5)
+    ids = [o.id for o in ordering.cart_orders(db, world.requester)]
+    ordering.checkout(db, world.requester, ids, details_for(world.line), world.rules)
+    with pytest.raises(Conflict):
+        ordering.checkout(db, world.requester, ids, details_for(world.line), world.rules)
+    commits = db.scalar(select(func.count()).select_from(BudgetEntry)
+                        .where(BudgetEntry.kind == EntryKind.COMMIT))
+    assert commits == 1
+
+
+def test_checkout_of_several_vendors_shares_one_request_number(db, world):
+    second = ProductFactory(vendor=world.other_vendor, price=20_000)
+    ordering.add_to_cart(db, world.requester, world.product, 5)
+    ordering.add_to_cart(db, world.requester, second, 5)
+    ids = [o.id for o in ordering.cart_orders(db, world.requester)]
+    assert len(ids) == 2
+    orders = ordering.checkout(db, world.requester, ids, details_for(world.line), world.rules)
+    assert {o.vendor_id for o in orders} == {world.vendor.id, world.other_vendor.id}
+    assert len({o.request_number for o in orders}) == 1
+    db.refresh(world.line)
+    assert world.line.committed == 5 * 35_000 + 5 * 20_000
+
+
+def test_the_price_at_ordering_is_kept(db, world):
+    order = world.submitted_order(db, quantity=2)
+    world.product.price = 99_000
+    db.flush()
+    assert order.lines[0].unit_price == 35_000
+    assert order.total == 70_000
+
+
+def test_products_of_unverified_vendors_or_paused_cannot_be_ordered(db, world):
+    world.product.status = ProductStatus.PAUSED
+    with pytest.raises(Conflict):
+        ordering.add_to_cart(db, world.requester, world.product, 1)
+    world.product.status = ProductStatus.PUBLISHED
+    world.vendor.status = VendorStatus.PENDING
+    with pytest.raises(Conflict):
+        ordering.add_to_cart(db, world.requester, world.product, 1)
+
+
+def test_only_the_orders_vendor_answers_it(db, world):
+    order = world.order_in(db, "approved")
+    with pytest.raises(PermissionDenied):
+        ordering.accept_order(db, world.other_vendor_owner, order)
+    ordering.accept_order(db, world.vendor_staff, order)
+    assert order.status is OrderStatus.ACCEPTED
+
+
+def test_an_illegal_step_is_a_conflict_not_a_change(db, world):
+    order = world.order_in(db, "received")
+    with pytest.raises(IllegalTransition):
+        ordering.approve_order(db, world.approver, order)
+    with pytest.raises(IllegalTransition):
+        ordering.accept_order(db, world.vendor_owner, order)
+    assert order.status is OrderStatus.RECEIVED
+
+
+def test_unanswered_orders_expire_and_release_the_budget(db, world):
+    order = world.order_in(db, "approved")
+    deadline = ordering.acceptance_deadline(order, world.rules)
+    assert deadline is not None
+    assert ordering.expire_unanswered_orders(db, world.rules, now=deadline - timedelta(minutes=1)) == []
+    expired = ordering.expire_unanswered_orders(db, world.rules, now=deadline)
+    assert [o.id for o in expired] == [order.id]
+    assert order.status is OrderStatus.EXPIRED
+    assert ordering.expire_unanswered_orders(db, world.rules, now=deadline) == []  # idempotent
+    db.refresh(world.line)
+    assert world.line.committed == 0
+    assert_line_matches_ledger(db, world.line)
+
+
+def test_acceptance_deadline_skips_weekends_and_never_passes_delivery(db, world):
+    from datetime import datetime
+
+    from marketplace.ordering.services import JAKARTA, add_working_days
+
+    friday = datetime(2026, 11, 27, 10, 0, tzinfo=JAKARTA)
+    assert add_working_days(friday, 3).date().isoformat() == "2026-12-02"
+    order = world.order_in(db, "approved")
+    deadline = ordering.acceptance_deadline(order, world.rules)
+    delivery = datetime.combine(order.delivery_date, order.delivery_time, tzinfo=JAKARTA)
+    assert deadline <= delivery
+    assert deadline > utcnow()
+
+
+def test_dispute_resolution_by_the_curator(db, world):
+    order = world.order_in(db, "disputed")
+    [line] = order.lines
+    with pytest.raises(PermissionDenied):
+        ordering.resolve_dispute_accept(db, world.approver, order, [LineReceipt(line.id, 5)])
+    ordering.resolve_dispute_accept(db, world.curator, order, [LineReceipt(line.id, 5)])
+    assert order.status is OrderStatus.RECEIVED
+    assert order.received_total == 5 * 35_000
+    assert_line_matches_ledger(db, world.line)

@@ -1,0 +1,274 @@
+"""Factories and a ready-made small world (one agency, one vendor) for tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+
+import factory
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from catalog.db import utcnow
+from catalog.models import (
+    BusinessScale,
+    BusinessType,
+    Category,
+    Product,
+    ProductStatus,
+    Unit,
+    Vendor,
+    VendorStatus,
+)
+from marketplace.accounts.models import Agency, Membership, Role, User
+from marketplace.budgets import services as ledger
+from marketplace.budgets.models import BudgetLine
+from marketplace.ordering import services as ordering
+from marketplace.ordering.models import Order
+from marketplace.ordering.services import JAKARTA, CheckoutDetails, OrderRules
+
+PASSWORD = "correct-horse-battery"
+# Hashing is deliberately slow; compute the test password's hash once.
+PASSWORD_HASH = generate_password_hash(PASSWORD)
+
+
+class _Base(factory.alchemy.SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_persistence = "flush"
+
+
+class AgencyFactory(_Base):
+    class Meta:
+        model = Agency
+
+    code = factory.Sequence(lambda n: f"1.{n:02d}.0.00.0.00.01.0000")
+    name = factory.Sequence(lambda n: f"Dinas Uji Coba {n}")
+    address = "Jl. Medan Merdeka Selatan No. 8-9, Gambir"
+    city = "Jakarta Pusat"
+
+
+class UserFactory(_Base):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@example.go.id")
+    name = factory.Sequence(lambda n: f"Pengguna {n}")
+    position = "Staf"
+    password_hash = PASSWORD_HASH
+
+
+class VendorFactory(_Base):
+    class Meta:
+        model = Vendor
+
+    legal_name = factory.Sequence(lambda n: f"CV Dapur Uji {n}")
+    trading_name = factory.Sequence(lambda n: f"Dapur Uji {n}")
+    business_type = BusinessType.CATERER
+    scale = BusinessScale.MICRO
+    district = "Tebet"
+    city = "Jakarta Selatan"
+    phone = "0812-0000-0000"
+    status = VendorStatus.VERIFIED
+
+
+class CategoryFactory(_Base):
+    class Meta:
+        model = Category
+
+    slug = factory.Sequence(lambda n: f"kategori-{n}")
+    name_id = factory.Sequence(lambda n: f"Kategori {n}")
+    name_en = factory.Sequence(lambda n: f"Category {n}")
+
+
+class ProductFactory(_Base):
+    class Meta:
+        model = Product
+
+    vendor = factory.SubFactory(VendorFactory)
+    category = factory.SubFactory(CategoryFactory)
+    name = factory.Sequence(lambda n: f"Nasi Box Ayam Bakar {n}")
+    description = "Nasi putih, ayam bakar, sayur asem, sambal, buah."
+    unit = Unit.BOX
+    price = 35_000
+    min_order_quantity = 1
+    lead_time_hours = 24
+    status = ProductStatus.PUBLISHED
+
+
+ALL_FACTORIES = (AgencyFactory, UserFactory, VendorFactory, CategoryFactory, ProductFactory)
+
+
+def bind_factories(session: Session) -> None:
+    for factory_class in ALL_FACTORIES:
+        factory_class._meta.sqlalchemy_session = session
+
+
+def user_with_roles(session: Session, *roles: Role, agency=None, vendor=None, **kw) -> User:  # type: ignore[no-untyped-def]
+    user = UserFactory(**kw)
+    for role in roles:
+        session.add(
+            Membership(
+                user=user,
+                role=role,
+                agency_id=agency.id if role.scope == "agency" else None,
+                vendor_id=vendor.id if role.scope == "vendor" else None,
+            )
+        )
+    session.flush()
+    return user
+
+
+def budget_line(session: Session, agency: Agency, allocation: int, code: str = "5.1.02.01.01.0052") -> BudgetLine:
+    line = BudgetLine(
+        agency_id=agency.id,
+        fiscal_year=utcnow().astimezone(JAKARTA).year,
+        account_code=code,
+        name="Belanja Makanan dan Minuman Rapat",
+        activity="Rapat koordinasi",
+    )
+    session.add(line)
+    session.flush()
+    if allocation:
+        ledger.allocate(session, line, allocation, actor=None, reason="DPA")
+    return line
+
+
+def delivery_in(days: int = 3) -> tuple[date, time]:
+    return (utcnow().astimezone(JAKARTA) + timedelta(days=days)).date(), time(11, 30)
+
+
+def details_for(line: BudgetLine, days: int = 3, **overrides) -> CheckoutDetails:  # type: ignore[no-untyped-def]
+    delivery_date, delivery_time = delivery_in(days)
+    values = dict(
+        budget_line_id=line.id,
+        activity_name="Rapat koordinasi kesiapsiagaan banjir",
+        delivery_date=delivery_date,
+        delivery_time=delivery_time,
+        delivery_address="Jl. Kebon Sirih No. 22, Menteng",
+        headcount=30,
+    )
+    values.update(overrides)
+    return CheckoutDetails(**values)
+
+
+@dataclass
+class World:
+    """One agency with every agency role, one verified vendor with a product, a budget line,
+    a second agency and vendor for tenant checks, and the province-wide roles."""
+
+    agency: Agency
+    other_agency: Agency
+    vendor: Vendor
+    other_vendor: Vendor
+    product: Product
+    other_product: Product
+    line: BudgetLine
+    other_line: BudgetLine
+    requester: User
+    approver: User
+    budget_holder: User
+    treasurer: User
+    vendor_owner: User
+    vendor_staff: User
+    finance: User
+    curator: User
+    auditor: User
+    other_requester: User
+    other_approver: User
+    other_vendor_owner: User
+    rules: OrderRules
+
+    def users(self) -> dict[str, User]:
+        return {
+            name: getattr(self, name)
+            for name in (
+                "requester", "approver", "budget_holder", "treasurer", "vendor_owner",
+                "vendor_staff", "finance", "curator", "auditor", "other_requester",
+                "other_approver", "other_vendor_owner",
+            )
+        }
+
+    def submitted_order(self, session: Session, quantity: int = 10) -> Order:
+        ordering.add_to_cart(session, self.requester, self.product, quantity)
+        cart = ordering.cart_orders(session, self.requester)
+        [order] = ordering.checkout(
+            session, self.requester, [o.id for o in cart], details_for(self.line), self.rules
+        )
+        return order
+
+    def order_in(self, session: Session, status: str, quantity: int = 10) -> Order:
+        """An order walked through the real services up to `status`."""
+        order = self.submitted_order(session, quantity)
+        path = {
+            "submitted": [],
+            "approved": ["approve"],
+            "accepted": ["approve", "accept"],
+            "delivered": ["approve", "accept", "deliver"],
+            "received": ["approve", "accept", "deliver", "receive"],
+            "disputed": ["approve", "accept", "deliver", "dispute"],
+            "paid": ["approve", "accept", "deliver", "receive", "pay"],
+            "reconciled": ["approve", "accept", "deliver", "receive", "pay", "reconcile"],
+            "rejected": ["reject"],
+            "cancelled": ["cancel"],
+            "declined": ["approve", "decline"],
+        }[status]
+        for step in path:
+            if step == "approve":
+                ordering.approve_order(session, self.approver, order)
+            elif step == "accept":
+                ordering.accept_order(session, self.vendor_owner, order)
+            elif step == "deliver":
+                ordering.deliver_order(session, self.vendor_owner, order)
+            elif step == "receive":
+                ordering.receive_order(
+                    session, self.approver, order,
+                    [ordering.LineReceipt(line.id, line.quantity) for line in order.lines],
+                )
+            elif step == "dispute":
+                ordering.dispute_order(session, self.approver, order, "Nasi basi")
+            elif step == "pay":
+                ordering.record_payment(session, self.treasurer, order, "SP2D-0001")
+            elif step == "reconcile":
+                ordering.reconcile_order(session, self.finance, order)
+            elif step == "reject":
+                ordering.reject_order(session, self.approver, order, "Tidak sesuai DPA")
+            elif step == "cancel":
+                ordering.cancel_order(session, self.requester, order, "Rapat ditunda")
+            elif step == "decline":
+                ordering.decline_order(session, self.vendor_owner, order, "Kapasitas penuh")
+        return order
+
+
+def build_world(session: Session) -> World:
+    bind_factories(session)
+    agency, other_agency = AgencyFactory(), AgencyFactory()
+    vendor, other_vendor = VendorFactory(), VendorFactory()
+    category = CategoryFactory()
+    product = ProductFactory(vendor=vendor, category=category)
+    other_product = ProductFactory(vendor=other_vendor, category=category)
+    world = World(
+        agency=agency,
+        other_agency=other_agency,
+        vendor=vendor,
+        other_vendor=other_vendor,
+        product=product,
+        other_product=other_product,
+        line=budget_line(session, agency, 5_000_000),
+        other_line=budget_line(session, other_agency, 5_000_000),
+        requester=user_with_roles(session, Role.REQUESTER, agency=agency),
+        approver=user_with_roles(session, Role.APPROVER, agency=agency),
+        budget_holder=user_with_roles(session, Role.BUDGET_HOLDER, agency=agency),
+        treasurer=user_with_roles(session, Role.TREASURER, agency=agency),
+        vendor_owner=user_with_roles(session, Role.VENDOR_OWNER, vendor=vendor),
+        vendor_staff=user_with_roles(session, Role.VENDOR_STAFF, vendor=vendor),
+        finance=user_with_roles(session, Role.FINANCE),
+        curator=user_with_roles(session, Role.CURATOR),
+        auditor=user_with_roles(session, Role.AUDITOR),
+        other_requester=user_with_roles(session, Role.REQUESTER, agency=other_agency),
+        other_approver=user_with_roles(session, Role.APPROVER, agency=other_agency),
+        other_vendor_owner=user_with_roles(session, Role.VENDOR_OWNER, vendor=other_vendor),
+        rules=OrderRules(),
+    )
+    session.flush()
+    return world
