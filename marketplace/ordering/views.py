@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,6 +14,7 @@ from marketplace.audit.services import events_for
 from marketplace.budgets.services import chargeable_lines
 from marketplace.db import get_session
 from marketplace.errors import Conflict, DomainError, NotFound
+from marketplace.i18n import rupiah
 from marketplace.ordering import services
 from marketplace.ordering.forms import (
     CartQuantityForm,
@@ -73,13 +74,19 @@ def _checkout_form(db, orders: list[Order]) -> CheckoutForm:  # type: ignore[no-
     agency_id = orders[0].agency_id if orders else services.requester_agency_id(current_user)
     lines = chargeable_lines(db, agency_id)
     form.budget_line_id.choices = [
-        (line.id, f"{line.account_code} · {line.name}") for line in lines
+        (
+            line.id,
+            _("%(code)s · %(name)s (available %(amount)s)", code=line.account_code,
+              name=line.name, amount=rupiah(line.available)),
+        )
+        for line in lines
     ]
     form.budget_lines = lines  # type: ignore[attr-defined]
     if request.method == "GET":
         form.order_ids.data = ",".join(str(order.id) for order in orders)
         tomorrow = (utcnow().astimezone(JAKARTA) + timedelta(days=2)).date()
         form.delivery_date.data = form.delivery_date.data or tomorrow
+        form.delivery_time.data = form.delivery_time.data or time(12, 0)
         agency = orders[0].agency if orders else None
         if agency is not None and not form.delivery_address.data:
             form.delivery_address.data = agency.address

@@ -1,0 +1,86 @@
+"""The whole e-Order loop in a real browser, as the four people who walk it."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from marketplace.ordering.models import Order
+from marketplace.ordering.states import OrderStatus
+from tests.support import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approver_receives(
+    db, world, person
+):
+    category = world.product.category
+    db.commit()
+
+    # The vendor lists a new product.
+    vendor = person(world.vendor_owner.email, PASSWORD)
+    vendor.goto("/vendor/")
+    vendor.get_by_role("link", name="Tambah produk").click()
+    vendor.get_by_label("Nama produk", exact=True).fill("Nasi Box Ayam Betutu")
+    vendor.get_by_label("Kategori", exact=True).select_option(label=category.name_id)
+    vendor.get_by_label("Satuan", exact=True).select_option(label="kotak")
+    vendor.get_by_label("Harga per satuan (Rp)", exact=True).fill("42000")
+    vendor.get_by_label("Waktu pemesanan minimal (jam)", exact=True).fill("24")
+    vendor.get_by_label("Deskripsi", exact=True).fill("Nasi, ayam betutu, lawar, sambal matah.")
+    vendor.get_by_role("button", name="Simpan").click()
+    expect(vendor.get_by_role("status")).to_contain_text("Nasi Box Ayam Betutu")
+
+    # The requester finds it and orders it for a date against a budget line.
+    requester = person(world.requester.email, PASSWORD)
+    requester.goto("/catalog/")
+    requester.get_by_label("Cari makanan dan minuman", exact=True).fill("betutu")
+    requester.get_by_role("button", name="Cari").click()
+    requester.get_by_role("link", name="Nasi Box Ayam Betutu").click()
+    expect(requester.get_by_text("Rp 42.000")).to_be_visible()
+    requester.get_by_label("Jumlah", exact=True).fill("30")
+    requester.get_by_role("button", name="Tambah ke keranjang").click()
+    expect(requester.get_by_text("Rp 1.260.000").first).to_be_visible()
+    requester.get_by_label("Kegiatan", exact=True).fill("Rapat koordinasi kesiapsiagaan banjir")
+    requester.get_by_label("Jumlah orang (pax)", exact=True).fill("30")
+    requester.get_by_role("button", name="Ajukan untuk persetujuan").click()
+    expect(requester.get_by_role("status")).to_contain_text("Anggaran telah terikat")
+    expect(requester.locator(".badge")).to_have_text("Menunggu persetujuan")
+    order_url = requester.url
+    order = db.scalar(select(Order).where(Order.status == OrderStatus.SUBMITTED))
+    db.refresh(world.line)
+    assert world.line.committed == 1_260_000
+    db.commit()  # end the test's read, so the server's next writes do not wait for it
+
+    # The approver approves it (it is not their own order).
+    approver = person(world.approver.email, PASSWORD)
+    approver.goto("/approvals")
+    approver.get_by_role("button", name=re.compile(f"Setujui {order.number}")).click()
+    expect(approver.locator(".badge")).to_have_text("Menunggu penyedia")
+
+    # The vendor accepts it, then marks it delivered.
+    vendor.goto(order_url)
+    vendor.get_by_role("button", name="Terima pesanan").click()
+    expect(vendor.locator(".badge")).to_have_text("Diterima penyedia")
+    vendor.get_by_label("Catatan pengiriman (opsional)", exact=True).fill("Diterima Pak Joko di lobi")
+    vendor.get_by_role("button", name="Tandai terkirim").click()
+    expect(vendor.locator(".badge")).to_have_text("Terkirim")
+
+    # The approver confirms receipt line by line: 28 of 30 boxes arrived.
+    approver.goto(order_url)
+    approver.get_by_role("link", name="Konfirmasi penerimaan").click()
+    approver.get_by_label("Jumlah diterima", exact=True).fill("28")
+    approver.get_by_label("Keterangan kondisi (opsional)", exact=True).fill("2 kotak tumpah")
+    approver.get_by_role("button", name="Konfirmasi penerimaan").click()
+    expect(approver.locator(".badge")).to_have_text("Diterima")
+    expect(approver.get_by_text("Rp 1.176.000").first).to_be_visible()
+
+    # The order shows its full history; the budget spent what was received.
+    history = approver.locator(".history li")
+    expect(history).to_have_count(5)
+    for step in ("Ajukan", "Setujui", "Terima", "Tandai terkirim", "Konfirmasi penerimaan"):
+        expect(approver.locator(".history")).to_contain_text(step)
+    db.refresh(world.line)
+    assert world.line.committed == 0
+    assert world.line.spent == 28 * 42_000
