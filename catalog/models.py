@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.db import Base, Money, UTCDateTime, utcnow
 
+
 def enum_column(enum_cls: type[StrEnum], length: int = 20) -> Enum:
     """Store a StrEnum by its value, as a plain string column on every database."""
     return Enum(
@@ -29,6 +30,7 @@ def enum_column(enum_cls: type[StrEnum], length: int = 20) -> Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
 
 class VendorStatus(StrEnum):
     PENDING = "pending"
@@ -44,6 +46,7 @@ class VendorStatus(StrEnum):
                 "suspended": _l("Suspended"),
             }[self.value]
         )
+
 
 class BusinessType(StrEnum):
     CATERER = "caterer"
@@ -62,6 +65,7 @@ class BusinessType(StrEnum):
             }[self.value]
         )
 
+
 class BusinessScale(StrEnum):
     MICRO = "micro"
     SMALL = "small"
@@ -69,9 +73,8 @@ class BusinessScale(StrEnum):
 
     @property
     def label(self) -> str:
-        return str(
-            {"micro": _l("Micro"), "small": _l("Small"), "medium": _l("Medium")}[self.value]
-        )
+        return str({"micro": _l("Micro"), "small": _l("Small"), "medium": _l("Medium")}[self.value])
+
 
 class Unit(StrEnum):
     BOX = "box"
@@ -94,6 +97,7 @@ class Unit(StrEnum):
             }[self.value]
         )
 
+
 class ProductStatus(StrEnum):
     PUBLISHED = "published"
     PAUSED = "paused"
@@ -101,6 +105,7 @@ class ProductStatus(StrEnum):
     @property
     def label(self) -> str:
         return str({"published": _l("Published"), "paused": _l("Paused")}[self.value])
+
 
 class Vendor(Base):
     """A small food business (UMKM) that sells through the marketplace."""
@@ -127,6 +132,7 @@ class Vendor(Base):
     def is_verified(self) -> bool:
         return self.status is VendorStatus.VERIFIED
 
+
 class Category(Base):
     """A kind of food or drink (nasi box, snack box, coffee break, ...), in both languages."""
 
@@ -140,6 +146,7 @@ class Category(Base):
 
     def name_for(self, locale: str) -> str:
         return self.name_en if locale == "en" else self.name_id
+
 
 class Product(Base):
     """A listing: one thing a vendor sells, at a price per unit."""
@@ -174,6 +181,7 @@ class Product(Base):
     @property
     def is_orderable(self) -> bool:
         return self.status is ProductStatus.PUBLISHED and self.vendor.is_verified
+
 
 __all__ = [
     "Base",

@@ -104,7 +104,9 @@ def _register_error_handlers(app: Flask) -> None:
     def _csrf_error(error: CSRFError):  # type: ignore[no-untyped-def]
         from flask_babel import gettext as _
 
-        return page(400, _("The form expired or was sent from elsewhere. Go back, reload and try again."))
+        return page(
+            400, _("The form expired or was sent from elsewhere. Go back, reload and try again.")
+        )
 
     for code in (400, 403, 404, 405, 409, 413, 500):
 

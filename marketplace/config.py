@@ -8,7 +8,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
-DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"
+DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
 
 
 def _int_env(name: str, default: int) -> int:
@@ -56,7 +56,7 @@ class DevelopmentConfig(Config):
 class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
-    SECRET_KEY = "testing-secret-key"
+    SECRET_KEY = "testing-secret-key"  # noqa: S105
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
@@ -78,4 +78,6 @@ def config_for_environment() -> type[Config]:
     try:
         return CONFIGS[name]
     except KeyError:
-        raise RuntimeError(f"EORDER_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None
+        raise RuntimeError(
+            f"EORDER_ENV must be one of {', '.join(CONFIGS)}, not {name!r}"
+        ) from None

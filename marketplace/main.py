@@ -28,13 +28,14 @@ def home():  # type: ignore[no-untyped-def]
             .group_by(Order.status)
         ).all()
     )
-    queue = approval_queue(db, current_user) if has_any_permission(
-        current_user, "order:approve"
-    ) or has_any_permission(current_user, "order:approve_second") else []
-    cart = cart_orders(db, current_user) if has_any_permission(current_user, "order:submit") else []
-    recent = list(
-        db.scalars(visible_orders_query(current_user).order_by(Order.id.desc()).limit(8))
+    queue = (
+        approval_queue(db, current_user)
+        if has_any_permission(current_user, "order:approve")
+        or has_any_permission(current_user, "order:approve_second")
+        else []
     )
+    cart = cart_orders(db, current_user) if has_any_permission(current_user, "order:submit") else []
+    recent = list(db.scalars(visible_orders_query(current_user).order_by(Order.id.desc()).limit(8)))
     return render_template(
         "main/home.html",
         counts=counts,

@@ -56,9 +56,7 @@ def has_any_permission(user: User, permission: str) -> bool:
 def can_view_order(user: User, order: Order) -> bool:
     if order.status is OrderStatus.CART:
         return getattr(user, "id", None) == order.requester_id
-    return has_permission(
-        user, "order:view", agency_id=order.agency_id, vendor_id=order.vendor_id
-    )
+    return has_permission(user, "order:view", agency_id=order.agency_id, vendor_id=order.vendor_id)
 
 
 def can_manage_listings(user: User, vendor: Vendor) -> bool:
@@ -113,8 +111,10 @@ def can_reconcile(user: User, order: Order) -> bool:
 
 
 ACTION_PREDICATES = {
-    OrderAction.SUBMIT: lambda user, order: user.id == order.requester_id
-    and has_permission(user, "order:submit", agency_id=order.agency_id),
+    OrderAction.SUBMIT: lambda user, order: (
+        user.id == order.requester_id
+        and has_permission(user, "order:submit", agency_id=order.agency_id)
+    ),
     OrderAction.APPROVE: can_approve,
     OrderAction.REJECT: can_reject,
     OrderAction.CANCEL: can_cancel,

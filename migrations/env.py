@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on a connection handed over by the app, or on DATABASE_URL."""
+"""Alembic environment: migrates the connection the app hands over, or DATABASE_URL."""
 
 from __future__ import annotations
 

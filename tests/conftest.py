@@ -44,18 +44,19 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Flask:
+def app(database_url: str) -> Iterator[Flask]:
     class Config(TestingConfig):
         DATABASE_URL = database_url
         WTF_CSRF_ENABLED = False
 
     application = create_app(Config)
     application.test_client_class = CommittingClient
-    return application
+    yield application
+    application.extensions["db_engine"].dispose()
 
 
 @pytest.fixture(scope="session")
-def csrf_app(database_url: str) -> Flask:
+def csrf_app(database_url: str) -> Iterator[Flask]:
     """The app exactly as deployed: CSRF checked on every form."""
 
     class Config(TestingConfig):
@@ -63,7 +64,8 @@ def csrf_app(database_url: str) -> Flask:
 
     application = create_app(Config)
     application.test_client_class = CommittingClient
-    return application
+    yield application
+    application.extensions["db_engine"].dispose()
 
 
 class CommittingClient(FlaskClient):

@@ -119,7 +119,9 @@ def user_with_roles(session: Session, *roles: Role, agency=None, vendor=None, **
     return user
 
 
-def budget_line(session: Session, agency: Agency, allocation: int, code: str = "5.1.02.01.01.0052") -> BudgetLine:
+def budget_line(
+    session: Session, agency: Agency, allocation: int, code: str = "5.1.02.01.01.0052"
+) -> BudgetLine:
     line = BudgetLine(
         agency_id=agency.id,
         fiscal_year=utcnow().astimezone(JAKARTA).year,
@@ -183,9 +185,18 @@ class World:
         return {
             name: getattr(self, name)
             for name in (
-                "requester", "approver", "budget_holder", "treasurer", "vendor_owner",
-                "vendor_staff", "finance", "curator", "auditor", "other_requester",
-                "other_approver", "other_vendor_owner",
+                "requester",
+                "approver",
+                "budget_holder",
+                "treasurer",
+                "vendor_owner",
+                "vendor_staff",
+                "finance",
+                "curator",
+                "auditor",
+                "other_requester",
+                "other_approver",
+                "other_vendor_owner",
             )
         }
 
@@ -222,7 +233,9 @@ class World:
                 ordering.deliver_order(session, self.vendor_owner, order)
             elif step == "receive":
                 ordering.receive_order(
-                    session, self.approver, order,
+                    session,
+                    self.approver,
+                    order,
                     [ordering.LineReceipt(line.id, line.quantity) for line in order.lines],
                 )
             elif step == "dispute":

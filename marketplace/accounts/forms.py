@@ -71,4 +71,6 @@ class StaffUserForm(FlaskForm):
         description=_l("At least 12 characters. Give it to the person privately."),
     )
     agency_id = SelectField(_l("Agency"), coerce=int, validators=[Optional()])
-    roles = SelectMultipleField(_l("Roles"), validators=[DataRequired(_l("Choose at least one role."))])
+    roles = SelectMultipleField(
+        _l("Roles"), validators=[DataRequired(_l("Choose at least one role."))]
+    )

@@ -109,7 +109,11 @@ def register_vendor(session: Session, data: VendorRegistration) -> User:
     session.add(Membership(user=user, role=Role.VENDOR_OWNER, vendor_id=vendor.id))
     session.flush()
     record_event(
-        session, user, "vendor.register", "vendor", vendor.id,
+        session,
+        user,
+        "vendor.register",
+        "vendor",
+        vendor.id,
         after={"trading_name": vendor.trading_name, "status": vendor.status.value},
         vendor_id=vendor.id,
     )
@@ -160,7 +164,11 @@ def create_staff_user(session: Session, curator: User, data: NewStaffUser) -> Us
         )
     session.flush()
     record_event(
-        session, curator, "user.create", "user", user.id,
+        session,
+        curator,
+        "user.create",
+        "user",
+        user.id,
         after={"email": email, "roles": [r.value for r in data.roles], "agency_id": data.agency_id},
         agency_id=data.agency_id,
     )
@@ -172,8 +180,9 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
         raise DomainError(_l("The current password is not correct."), field="current_password")
     check_password_strength(new)
     if current == new:
-        raise DomainError(_l("Choose a password different from the current one."),
-                          field="new_password")
+        raise DomainError(
+            _l("Choose a password different from the current one."), field="new_password"
+        )
     user.password_hash = generate_password_hash(new)
     user.session_version += 1  # ends every other session of this user
     session.flush()
@@ -190,8 +199,14 @@ def verify_vendor(session: Session, curator: User, vendor: Vendor) -> Vendor:
     vendor.verified_at = utcnow()
     session.flush()
     record_event(
-        session, curator, "vendor.verify", "vendor", vendor.id,
-        before=before, after={"status": vendor.status.value}, vendor_id=vendor.id,
+        session,
+        curator,
+        "vendor.verify",
+        "vendor",
+        vendor.id,
+        before=before,
+        after={"status": vendor.status.value},
+        vendor_id=vendor.id,
     )
     return vendor
 

@@ -86,8 +86,10 @@ def register():  # type: ignore[no-untyped-def]
             db.commit()
             _start_session(user)
             flash(
-                _("Your business is registered. A curator will verify it before your products "
-                  "appear in the catalogue."),
+                _(
+                    "Your business is registered. A curator will verify it before your products "
+                    "appear in the catalogue."
+                ),
                 "success",
             )
             return redirect(url_for("vendor.desk"))
@@ -111,8 +113,9 @@ def change_password():  # type: ignore[no-untyped-def]
         else:
             db.commit()
             login_user(current_user._get_current_object())  # this session carries on
-            flash(_("Your password has been changed. Other sessions have been logged out."),
-                  "success")
+            flash(
+                _("Your password has been changed. Other sessions have been logged out."), "success"
+            )
             return redirect(url_for("main.home"))
     status = 400 if form.errors or form.form_errors else 200
     return render_template("accounts/password.html", form=form), status

@@ -59,9 +59,7 @@ def new_user():  # type: ignore[no-untyped-def]
     form.agency_id.choices = [(0, _("— none (province-wide roles only) —"))] + [
         (a.id, a.name) for a in agencies
     ]
-    form.roles.choices = [
-        (r.value, r.label) for r in Role if r in AGENCY_ROLES | PROVINCE_ROLES
-    ]
+    form.roles.choices = [(r.value, r.label) for r in Role if r in AGENCY_ROLES | PROVINCE_ROLES]
     if form.validate_on_submit():
         try:
             user = accounts.create_staff_user(

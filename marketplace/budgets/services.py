@@ -156,9 +156,7 @@ def spend(
 
 # Reading -------------------------------------------------------------------------------
 
-BUDGET_READERS = frozenset(
-    {Role.REQUESTER, Role.APPROVER, Role.BUDGET_HOLDER, Role.TREASURER}
-)
+BUDGET_READERS = frozenset({Role.REQUESTER, Role.APPROVER, Role.BUDGET_HOLDER, Role.TREASURER})
 PROVINCE_BUDGET_READERS = frozenset({Role.FINANCE, Role.AUDITOR})
 
 

@@ -67,8 +67,11 @@ def receive(order_id: int):  # type: ignore[no-untyped-def]
         return _receipt_page(order, action, {}, 400)
     db.commit()
     flash(
-        _("Receipt of %(ref)s confirmed: %(amount)s is now spending.",
-          ref=order.reference, amount=f"Rp {order.received_total:,}".replace(",", ".")),
+        _(
+            "Receipt of %(ref)s confirmed: %(amount)s is now spending.",
+            ref=order.reference,
+            amount=f"Rp {order.received_total:,}".replace(",", "."),
+        ),
         "success",
     )
     return redirect(url_for("ordering.order", order_id=order.id))
@@ -106,8 +109,9 @@ def resolve(order_id: int):  # type: ignore[no-untyped-def]
             return _receipt_page(order, action, {}, 400)
         services.resolve_dispute_cancel(db, current_user, order, form.reason.data or "")
         db.commit()
-        flash(_("The dispute is resolved: the order is cancelled and its budget released."),
-              "success")
+        flash(
+            _("The dispute is resolved: the order is cancelled and its budget released."), "success"
+        )
         return redirect(url_for("ordering.order", order_id=order.id))
     receipts, errors = _parse_receipts(order)
     if errors:

@@ -122,7 +122,8 @@ class OrderLine(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price > 0", name="unit_price_positive"),
         CheckConstraint(
-            "quantity_received IS NULL OR (quantity_received >= 0 AND quantity_received <= quantity)",
+            "quantity_received IS NULL"
+            " OR (quantity_received >= 0 AND quantity_received <= quantity)",
             name="quantity_received_in_range",
         ),
     )

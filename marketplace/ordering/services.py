@@ -194,8 +194,10 @@ def _check_order_can_be_submitted(
         product = line.product
         if not product.is_orderable:
             raise Conflict(
-                _l("“%(name)s” can no longer be ordered; remove it from your cart.",
-                   name=line.product_name)
+                _l(
+                    "“%(name)s” can no longer be ordered; remove it from your cart.",
+                    name=line.product_name,
+                )
             )
         if line.quantity < product.min_order_quantity:
             raise DomainError(
@@ -216,8 +218,10 @@ def _check_order_can_be_submitted(
             )
     if order.total > rules.order_cap:
         raise DomainError(
-            _l("An order to one vendor may not exceed the cap of Rp %(cap)s.",
-               cap=f"{rules.order_cap:,}".replace(",", "."))
+            _l(
+                "An order to one vendor may not exceed the cap of Rp %(cap)s.",
+                cap=f"{rules.order_cap:,}".replace(",", "."),
+            )
         )
 
 
@@ -260,9 +264,10 @@ def _transition(
 def _lock(session: Session, order: Order) -> Order:
     """Re-read the order under a row lock, so that two requests cannot both move it."""
     locked = session.scalars(
-        select(Order).where(Order.id == order.id).with_for_update().execution_options(
-            populate_existing=True
-        )
+        select(Order)
+        .where(Order.id == order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).one()
     return locked
 
@@ -303,8 +308,9 @@ def checkout(
     if line is None or not has_permission(user, "order:submit", agency_id=line.agency_id):
         raise DomainError(_l("Choose one of your agency's budget lines."), field="budget_line_id")
     if line.frozen:
-        raise DomainError(_l("This budget line is frozen; choose another line."),
-                          field="budget_line_id")
+        raise DomainError(
+            _l("This budget line is frozen; choose another line."), field="budget_line_id"
+        )
 
     orders: list[Order] = []
     for order_id in sorted(set(order_ids)):
@@ -315,8 +321,9 @@ def checkout(
         if order.status is not OrderStatus.CART:
             raise Conflict(_l("Order %(ref)s has already been submitted.", ref=order.reference))
         if order.agency_id != line.agency_id:
-            raise DomainError(_l("Choose one of your agency's budget lines."),
-                              field="budget_line_id")
+            raise DomainError(
+                _l("Choose one of your agency's budget lines."), field="budget_line_id"
+            )
         orders.append(order)
 
     request_number = f"RQ-{now.astimezone(JAKARTA).year}-{orders[0].id:06d}"
@@ -363,8 +370,14 @@ def approve_order(session: Session, actor: User, order: Order) -> Order:
             order.version += 1
             session.flush()
             record_event(
-                session, actor, "order.approve_first", "order", order.id,
-                after=order.snapshot(), agency_id=order.agency_id, vendor_id=order.vendor_id,
+                session,
+                actor,
+                "order.approve_first",
+                "order",
+                order.id,
+                after=order.snapshot(),
+                agency_id=order.agency_id,
+                vendor_id=order.vendor_id,
             )
             return order
     else:
@@ -450,17 +463,25 @@ def _apply_receipt(
     order.received_total = received_total
     order.received_by_id = actor.id
     budget_line = order.budget_line
-    assert budget_line is not None
+    if budget_line is None:  # every submitted order has one; a receipt without it is corrupt
+        raise DomainError(_l("This order has no budget line."))
     # The commitment becomes spending for what arrived; the rest goes back to the line.
     if received_total:
         ledger.spend(session, budget_line, received_total, actor=actor, order_id=order.id)
     if order.total - received_total:
         ledger.release(
-            session, budget_line, order.total - received_total, actor=actor,
-            order_id=order.id, reason="not received",
+            session,
+            budget_line,
+            order.total - received_total,
+            actor=actor,
+            order_id=order.id,
+            reason="not received",
         )
     _transition(
-        session, order, action, actor,
+        session,
+        order,
+        action,
+        actor,
         extra={"lines": {str(r.line_id): r.quantity_received for r in receipts}},
     )
 

@@ -76,8 +76,12 @@ def _checkout_form(db, orders: list[Order]) -> CheckoutForm:  # type: ignore[no-
     form.budget_line_id.choices = [
         (
             line.id,
-            _("%(code)s · %(name)s (available %(amount)s)", code=line.account_code,
-              name=line.name, amount=rupiah(line.available)),
+            _(
+                "%(code)s · %(name)s (available %(amount)s)",
+                code=line.account_code,
+                name=line.name,
+                amount=rupiah(line.available),
+            ),
         )
         for line in lines
     ]
@@ -123,8 +127,11 @@ def cart():  # type: ignore[no-untyped-def]
         else:
             db.commit()
             flash(
-                _("Submitted %(count)d order(s) for approval: %(refs)s. The budget is committed.",
-                  count=len(submitted), refs=", ".join(o.reference for o in submitted)),
+                _(
+                    "Submitted %(count)d order(s) for approval: %(refs)s. The budget is committed.",
+                    count=len(submitted),
+                    refs=", ".join(o.reference for o in submitted),
+                ),
                 "success",
             )
             if len(submitted) == 1:
@@ -230,8 +237,9 @@ def reject(order_id: int):  # type: ignore[no-untyped-def]
     if reason is None:
         return redirect(url_for("ordering.order", order_id=order.id))
     services.reject_order(get_session(), current_user, order, reason)
-    return _done(order, _("Order %(ref)s is rejected; its budget is released.",
-                          ref=order.reference))
+    return _done(
+        order, _("Order %(ref)s is rejected; its budget is released.", ref=order.reference)
+    )
 
 
 @bp.post("/orders/<int:order_id>/cancel")
@@ -242,8 +250,9 @@ def cancel(order_id: int):  # type: ignore[no-untyped-def]
     if reason is None:
         return redirect(url_for("ordering.order", order_id=order.id))
     services.cancel_order(get_session(), current_user, order, reason)
-    return _done(order, _("Order %(ref)s is cancelled; its budget is released.",
-                          ref=order.reference))
+    return _done(
+        order, _("Order %(ref)s is cancelled; its budget is released.", ref=order.reference)
+    )
 
 
 @bp.post("/orders/<int:order_id>/pay")
@@ -277,6 +286,12 @@ def request_orders(request_number: str):  # type: ignore[no-untyped-def]
     )
     if not rows:
         raise NotFound(_("No such request."))
-    return render_template("ordering/orders.html", orders=rows, has_more=False, page=1,
-                           status="", statuses=[], request_number=request_number)
-
+    return render_template(
+        "ordering/orders.html",
+        orders=rows,
+        has_more=False,
+        page=1,
+        status="",
+        statuses=[],
+        request_number=request_number,
+    )

@@ -35,7 +35,9 @@ def get_own_product(session: Session, user: User, product_id: int) -> Product:
 
 def vendor_products(session: Session, vendor: Vendor) -> list[Product]:
     return list(
-        session.scalars(select(Product).where(Product.vendor_id == vendor.id).order_by(Product.name))
+        session.scalars(
+            select(Product).where(Product.vendor_id == vendor.id).order_by(Product.name)
+        )
     )
 
 
@@ -49,8 +51,13 @@ def create_product(
     except catalog.ListingError as error:
         raise DomainError(error.message, field=error.field) from None
     record_event(
-        session, actor, "product.create", "product", product.id,
-        after=catalog.listing_snapshot(product), vendor_id=vendor.id,
+        session,
+        actor,
+        "product.create",
+        "product",
+        product.id,
+        after=catalog.listing_snapshot(product),
+        vendor_id=vendor.id,
     )
     return product
 
@@ -66,7 +73,13 @@ def update_product(
     except catalog.ListingError as error:
         raise DomainError(error.message, field=error.field) from None
     record_event(
-        session, actor, "product.update", "product", product.id,
-        before=before, after=catalog.listing_snapshot(product), vendor_id=product.vendor_id,
+        session,
+        actor,
+        "product.update",
+        "product",
+        product.id,
+        before=before,
+        after=catalog.listing_snapshot(product),
+        vendor_id=product.vendor_id,
     )
     return product

@@ -77,8 +77,9 @@ def new_product():  # type: ignore[no-untyped-def]
             flash(_("“%(name)s” is listed.", name=product.name), "success")
             return redirect(url_for("vendor.desk"))
     status = 400 if request.method == "POST" else 200
-    return render_template("vendor/product_form.html", form=form, vendor=vendor,
-                           product=None), status
+    return render_template(
+        "vendor/product_form.html", form=form, vendor=vendor, product=None
+    ), status
 
 
 @bp.route("/products/<int:product_id>/edit", methods=["GET", "POST"])
@@ -105,8 +106,9 @@ def edit_product(product_id: int):  # type: ignore[no-untyped-def]
             flash(_("“%(name)s” is saved.", name=product.name), "success")
             return redirect(url_for("vendor.desk"))
     status = 400 if request.method == "POST" else 200
-    return render_template("vendor/product_form.html", form=form, vendor=product.vendor,
-                           product=product), status
+    return render_template(
+        "vendor/product_form.html", form=form, vendor=product.vendor, product=product
+    ), status
 
 
 def _vendor_order(order_id: int) -> Order:
@@ -144,5 +146,10 @@ def deliver(order_id: int):  # type: ignore[no-untyped-def]
     order = ordering.deliver_order(
         get_session(), current_user, _vendor_order(order_id), request.form.get("note", "")[:1000]
     )
-    return _done(order, _("Order %(ref)s is marked delivered. The agency confirms receipt next.",
-                          ref=order.reference))
+    return _done(
+        order,
+        _(
+            "Order %(ref)s is marked delivered. The agency confirms receipt next.",
+            ref=order.reference,
+        ),
+    )

@@ -15,8 +15,13 @@ from marketplace.config import TestingConfig
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -34,11 +39,13 @@ def base_url(database_url: str) -> Iterator[str]:
     class Config(TestingConfig):
         DATABASE_URL = database_url
 
-    server = make_server("127.0.0.1", 0, create_app(Config), threaded=True)
+    app = create_app(Config)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    app.extensions["db_engine"].dispose()
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,9 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
     vendor.goto(order_url)
     vendor.get_by_role("button", name="Terima pesanan").click()
     expect(vendor.locator(".badge")).to_have_text("Diterima penyedia")
-    vendor.get_by_label("Catatan pengiriman (opsional)", exact=True).fill("Diterima Pak Joko di lobi")
+    vendor.get_by_label("Catatan pengiriman (opsional)", exact=True).fill(
+        "Diterima Pak Joko di lobi"
+    )
     vendor.get_by_role("button", name="Tandai terkirim").click()
     expect(vendor.locator(".badge")).to_have_text("Terkirim")
 

@@ -9,8 +9,18 @@ from marketplace.ordering.states import OrderStatus
 from marketplace.permissions import can_view_order, has_any_permission
 
 USERS = [
-    "requester", "approver", "budget_holder", "treasurer", "vendor_owner", "vendor_staff",
-    "finance", "curator", "auditor", "other_requester", "other_approver", "other_vendor_owner",
+    "requester",
+    "approver",
+    "budget_holder",
+    "treasurer",
+    "vendor_owner",
+    "vendor_staff",
+    "finance",
+    "curator",
+    "auditor",
+    "other_requester",
+    "other_approver",
+    "other_vendor_owner",
 ]
 
 # step: (order status before, url suffix, form data, who may do it, status after)
@@ -19,8 +29,13 @@ STEPS = {
     "reject": ("submitted", "reject", {"reason": "Tidak sesuai"}, {"approver"}, "rejected"),
     "cancel": ("submitted", "cancel", {"reason": "Rapat batal"}, {"requester"}, "cancelled"),
     "accept": ("approved", "accept", {}, {"vendor_owner", "vendor_staff"}, "accepted"),
-    "decline": ("approved", "decline", {"reason": "Penuh"}, {"vendor_owner", "vendor_staff"},
-                "declined"),
+    "decline": (
+        "approved",
+        "decline",
+        {"reason": "Penuh"},
+        {"vendor_owner", "vendor_staff"},
+        "declined",
+    ),
     "deliver": ("accepted", "deliver", {}, {"vendor_owner", "vendor_staff"}, "delivered"),
     "receive": ("delivered", "receive", None, {"approver"}, "received"),
     "dispute": ("delivered", "dispute", {"reason": "Basi"}, {"approver"}, "disputed"),
@@ -104,10 +119,18 @@ def test_budget_lines_are_scoped_to_the_agency(client, db, login, world):
 def test_vendors_edit_only_their_own_products(client, db, login, world):
     db.commit()
     login(world.other_vendor_owner)
-    response = client.post(f"/vendor/products/{world.product.id}/edit", data={
-        "name": "Hijacked", "category_id": world.product.category_id, "unit": "box",
-        "price": 1, "min_order_quantity": 1, "lead_time_hours": 1, "status": "published",
-    })
+    response = client.post(
+        f"/vendor/products/{world.product.id}/edit",
+        data={
+            "name": "Hijacked",
+            "category_id": world.product.category_id,
+            "unit": "box",
+            "price": 1,
+            "min_order_quantity": 1,
+            "lead_time_hours": 1,
+            "status": "published",
+        },
+    )
     assert response.status_code == 404
     db.refresh(world.product)
     assert world.product.name != "Hijacked"

@@ -53,20 +53,31 @@ def test_session_is_renewed_at_login(client, world):
 
 @pytest.mark.parametrize(
     "target",
-    ["//evil.example", "/\\evil.example", "https:evil.example", "https://evil.example/x",
-     "%2F%2Fevil.example", "/%5Cevil.example", "%252F%252Fevil.example", "javascript:alert(1)",
-     "/%09/evil.example"],
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "https:evil.example",
+        "https://evil.example/x",
+        "%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "%252F%252Fevil.example",
+        "javascript:alert(1)",
+        "/%09/evil.example",
+    ],
 )
 def test_next_never_leaves_the_site(client, world, target):
-    response = client.post(f"/login?next={target}",
-                           data={"email": world.requester.email, "password": PASSWORD})
+    response = client.post(
+        f"/login?next={target}", data={"email": world.requester.email, "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
 
 def test_next_within_the_site_is_followed(client, world):
-    response = client.post("/login?next=/orders?status=submitted",
-                           data={"email": world.requester.email, "password": PASSWORD})
+    response = client.post(
+        "/login?next=/orders?status=submitted",
+        data={"email": world.requester.email, "password": PASSWORD},
+    )
     assert response.headers["Location"] == "/orders?status=submitted"
 
 
@@ -105,9 +116,14 @@ def test_password_change_ends_other_sessions(app, client, world):
     assert other_device.get("/orders").status_code == 200
 
     client.post("/login", data={"email": world.requester.email, "password": PASSWORD})
-    response = client.post("/account/password", data={
-        "current_password": PASSWORD, "new_password": "a-much-longer-secret", "confirm": "a-much-longer-secret",
-    })
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "a-much-longer-secret",
+            "confirm": "a-much-longer-secret",
+        },
+    )
     assert response.status_code == 302
     assert client.get("/orders").status_code == 200  # this session carries on
     assert other_device.get("/orders").status_code == 302  # the other one is logged out
@@ -115,20 +131,31 @@ def test_password_change_ends_other_sessions(app, client, world):
 
 def test_password_change_with_wrong_current_password(client, login, world):
     login(world.requester)
-    response = client.post("/account/password", data={
-        "current_password": "wrong-wrong-wrong", "new_password": "a-much-longer-secret",
-        "confirm": "a-much-longer-secret",
-    })
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": "wrong-wrong-wrong",
+            "new_password": "a-much-longer-secret",
+            "confirm": "a-much-longer-secret",
+        },
+    )
     assert response.status_code == 400
     assert "not correct" in response.get_data(as_text=True)
 
 
 def test_curator_creates_agency_users(client, db, login, world):
     login(world.curator)
-    response = client.post("/admin/users/new", data={
-        "name": "Budi Santoso", "position": "PPK", "email": "budi@dinkes.go.id",
-        "password": "a-strong-initial-pw", "agency_id": world.agency.id, "roles": ["approver"],
-    })
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Budi Santoso",
+            "position": "PPK",
+            "email": "budi@dinkes.go.id",
+            "password": "a-strong-initial-pw",
+            "agency_id": world.agency.id,
+            "roles": ["approver"],
+        },
+    )
     assert response.status_code == 302
     user = db.scalar(select(User).where(User.email == "budi@dinkes.go.id"))
     assert user.roles_in_agency(world.agency.id) == {Role.APPROVER}
@@ -137,10 +164,16 @@ def test_curator_creates_agency_users(client, db, login, world):
 def test_agency_roles_need_an_agency(client, db, login, world):
     login(world.curator)
     before = user_count(db)
-    response = client.post("/admin/users/new", data={
-        "name": "Budi", "email": "budi@dinkes.go.id", "password": "a-strong-initial-pw",
-        "agency_id": 0, "roles": ["approver"],
-    })
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Budi",
+            "email": "budi@dinkes.go.id",
+            "password": "a-strong-initial-pw",
+            "agency_id": 0,
+            "roles": ["approver"],
+        },
+    )
     assert response.status_code == 400
     assert user_count(db) == before
 
@@ -148,17 +181,24 @@ def test_agency_roles_need_an_agency(client, db, login, world):
 def test_only_curators_create_users(client, db, login, world):
     login(world.approver)
     before = user_count(db)
-    response = client.post("/admin/users/new", data={
-        "name": "Budi", "email": "budi@dinkes.go.id", "password": "a-strong-initial-pw",
-        "agency_id": world.agency.id, "roles": ["approver"],
-    })
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "name": "Budi",
+            "email": "budi@dinkes.go.id",
+            "password": "a-strong-initial-pw",
+            "agency_id": world.agency.id,
+            "roles": ["approver"],
+        },
+    )
     assert response.status_code == 403
     assert user_count(db) == before
 
 
 def test_every_form_needs_a_csrf_token(csrf_client, world):
-    response = csrf_client.post("/login", data={"email": world.requester.email,
-                                                "password": PASSWORD})
+    response = csrf_client.post(
+        "/login", data={"email": world.requester.email, "password": PASSWORD}
+    )
     assert response.status_code == 400
     assert csrf_client.get("/orders").status_code == 302
 

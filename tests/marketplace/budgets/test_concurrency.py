@@ -24,13 +24,23 @@ def test_racing_checkouts_commit_exactly_what_fits(app, db, world):
     line = budget_line(db, world.agency, FITS * 350_000, code="5.1.02.01.01.0099")
     cart_ids = []
     for _ in range(THREADS):
-        order = Order(agency_id=world.agency.id, vendor_id=world.vendor.id,
-                      requester_id=world.requester.id, status=OrderStatus.CART)
+        order = Order(
+            agency_id=world.agency.id,
+            vendor_id=world.vendor.id,
+            requester_id=world.requester.id,
+            status=OrderStatus.CART,
+        )
         db.add(order)
         db.flush()
-        order.lines.append(ordering.OrderLine(product=world.product, product_name="x",
-                                              unit=world.product.unit, unit_price=35_000,
-                                              quantity=10))
+        order.lines.append(
+            ordering.OrderLine(
+                product=world.product,
+                product_name="x",
+                unit=world.product.unit,
+                unit_price=35_000,
+                quantity=10,
+            )
+        )
         order.recompute_total()
         db.flush()
         cart_ids.append(order.id)
@@ -53,7 +63,7 @@ def test_racing_checkouts_commit_exactly_what_fits(app, db, world):
         except InsufficientBudget:
             session.rollback()
             result = "refused"
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:
             session.rollback()
             result = f"error: {error!r}"
         finally:
@@ -73,10 +83,14 @@ def test_racing_checkouts_commit_exactly_what_fits(app, db, world):
     db.refresh(line)
     assert line.committed == FITS * 350_000
     assert line.available == 0
-    commits = db.scalars(select(BudgetEntry.amount).where(
-        BudgetEntry.budget_line_id == line.id, BudgetEntry.kind == EntryKind.COMMIT)).all()
+    commits = db.scalars(
+        select(BudgetEntry.amount).where(
+            BudgetEntry.budget_line_id == line.id, BudgetEntry.kind == EntryKind.COMMIT
+        )
+    ).all()
     assert sum(commits) == line.committed
     assert len(commits) == FITS
-    submitted = db.scalar(select(func.count()).select_from(Order).where(
-        Order.status == OrderStatus.SUBMITTED))
+    submitted = db.scalar(
+        select(func.count()).select_from(Order).where(Order.status == OrderStatus.SUBMITTED)
+    )
     assert submitted == FITS

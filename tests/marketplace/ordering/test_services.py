@@ -38,7 +38,9 @@ def assert_line_matches_ledger(db, line):
     db.refresh(line)
     sums = ledger_sums(db, line)
     assert line.allocation == sums[EntryKind.ALLOCATE]
-    assert line.committed == sums[EntryKind.COMMIT] - sums[EntryKind.RELEASE] - sums[EntryKind.SPEND]
+    assert (
+        line.committed == sums[EntryKind.COMMIT] - sums[EntryKind.RELEASE] - sums[EntryKind.SPEND]
+    )
     assert line.spent == sums[EntryKind.SPEND]
     assert line.available >= 0
 
@@ -61,8 +63,11 @@ def test_submission_commits_the_total_on_the_budget_line(db, world):
     assert world.line.committed == 350_000
     assert world.line.available == 5_000_000 - 350_000
     assert_line_matches_ledger(db, world.line)
-    actions = db.scalars(select(AuditEvent.action).where(AuditEvent.object_id == order.id,
-                                                         AuditEvent.object_type == "order"))
+    actions = db.scalars(
+        select(AuditEvent.action).where(
+            AuditEvent.object_id == order.id, AuditEvent.object_type == "order"
+        )
+    )
     assert list(actions) == ["order.submit"]
 
 
@@ -73,11 +78,20 @@ def test_full_loop_turns_commitment_into_spending(db, world):
     assert world.line.spent == order.total
     assert order.received_total == order.total
     assert_line_matches_ledger(db, world.line)
-    history = list(db.scalars(
-        select(AuditEvent.action).where(AuditEvent.object_type == "order",
-                                        AuditEvent.object_id == order.id).order_by(AuditEvent.id)))
-    assert history == ["order.submit", "order.approve", "order.accept", "order.deliver",
-                       "order.receive"]
+    history = list(
+        db.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.object_type == "order", AuditEvent.object_id == order.id)
+            .order_by(AuditEvent.id)
+        )
+    )
+    assert history == [
+        "order.submit",
+        "order.approve",
+        "order.accept",
+        "order.deliver",
+        "order.receive",
+    ]
 
 
 def test_partial_receipt_spends_what_arrived_and_releases_the_rest(db, world):
@@ -140,8 +154,9 @@ def test_order_over_the_available_budget_is_refused_and_nothing_changes(db, worl
     ordering.add_to_cart(db, world.requester, world.product, 200)  # Rp 7.000.000 > 5.000.000
     cart = ordering.cart_orders(db, world.requester)
     with pytest.raises(InsufficientBudget):
-        ordering.checkout(db, world.requester, [o.id for o in cart], details_for(world.line),
-                          world.rules)
+        ordering.checkout(
+            db, world.requester, [o.id for o in cart], details_for(world.line), world.rules
+        )
     db.rollback()
     assert counts(db) == before
     db.refresh(world.line)
@@ -152,8 +167,9 @@ def test_order_for_a_past_date_is_refused(db, world):
     ordering.add_to_cart(db, world.requester, world.product, 5)
     cart = ordering.cart_orders(db, world.requester)
     with pytest.raises(DomainError) as info:
-        ordering.checkout(db, world.requester, [o.id for o in cart],
-                          details_for(world.line, days=-1), world.rules)
+        ordering.checkout(
+            db, world.requester, [o.id for o in cart], details_for(world.line, days=-1), world.rules
+        )
     assert info.value.field == "delivery_date"
 
 
@@ -162,8 +178,9 @@ def test_lead_time_is_enforced(db, world):
     ordering.add_to_cart(db, world.requester, world.product, 5)
     cart = ordering.cart_orders(db, world.requester)
     with pytest.raises(DomainError, match="hours before delivery"):
-        ordering.checkout(db, world.requester, [o.id for o in cart],
-                          details_for(world.line, days=2), world.rules)
+        ordering.checkout(
+            db, world.requester, [o.id for o in cart], details_for(world.line, days=2), world.rules
+        )
 
 
 def test_minimum_quantity_and_order_cap(db, world):
@@ -172,14 +189,20 @@ def test_minimum_quantity_and_order_cap(db, world):
     cart = ordering.cart_orders(db, world.requester)
     db.commit()
     with pytest.raises(DomainError, match="at least 20"):
-        ordering.checkout(db, world.requester, [o.id for o in cart], details_for(world.line),
-                          world.rules)
+        ordering.checkout(
+            db, world.requester, [o.id for o in cart], details_for(world.line), world.rules
+        )
     db.rollback()
     world.product.min_order_quantity = 1
     db.flush()
     with pytest.raises(DomainError, match="cap"):
-        ordering.checkout(db, world.requester, [o.id for o in cart], details_for(world.line),
-                          OrderRules(order_cap=100_000))
+        ordering.checkout(
+            db,
+            world.requester,
+            [o.id for o in cart],
+            details_for(world.line),
+            OrderRules(order_cap=100_000),
+        )
 
 
 def test_second_submission_of_the_same_cart_is_refused(db, world):
@@ -188,8 +211,9 @@ def test_second_submission_of_the_same_cart_is_refused(db, world):
     ordering.checkout(db, world.requester, ids, details_for(world.line), world.rules)
     with pytest.raises(Conflict):
         ordering.checkout(db, world.requester, ids, details_for(world.line), world.rules)
-    commits = db.scalar(select(func.count()).select_from(BudgetEntry)
-                        .where(BudgetEntry.kind == EntryKind.COMMIT))
+    commits = db.scalar(
+        select(func.count()).select_from(BudgetEntry).where(BudgetEntry.kind == EntryKind.COMMIT)
+    )
     assert commits == 1
 
 
@@ -245,7 +269,10 @@ def test_unanswered_orders_expire_and_release_the_budget(db, world):
     order = world.order_in(db, "approved")
     deadline = ordering.acceptance_deadline(order, world.rules)
     assert deadline is not None
-    assert ordering.expire_unanswered_orders(db, world.rules, now=deadline - timedelta(minutes=1)) == []
+    assert (
+        ordering.expire_unanswered_orders(db, world.rules, now=deadline - timedelta(minutes=1))
+        == []
+    )
     expired = ordering.expire_unanswered_orders(db, world.rules, now=deadline)
     assert [o.id for o in expired] == [order.id]
     assert order.status is OrderStatus.EXPIRED

@@ -48,7 +48,13 @@ def test_table_is_exactly_the_lifecycle_of_the_spec() -> None:
 
 def test_final_states_allow_nothing() -> None:
     finals = {s for s in OrderStatus if s.is_final}
-    assert {s.value for s in finals} == {"reconciled", "rejected", "declined", "expired", "cancelled"}
+    assert {s.value for s in finals} == {
+        "reconciled",
+        "rejected",
+        "declined",
+        "expired",
+        "cancelled",
+    }
     for status in finals:
         assert allowed_actions(status) == []
 

@@ -24,8 +24,13 @@ def checkout_form(world, cart_ids, days=3, **overrides):
 
 
 def cart_ids(db, world):
-    return list(db.scalars(select(Order.id).where(Order.status == OrderStatus.CART,
-                                                  Order.requester_id == world.requester.id)))
+    return list(
+        db.scalars(
+            select(Order.id).where(
+                Order.status == OrderStatus.CART, Order.requester_id == world.requester.id
+            )
+        )
+    )
 
 
 def test_requester_orders_through_the_pages(client, db, login, world):
@@ -57,7 +62,12 @@ def test_double_submit_creates_one_order_and_one_commitment(client, db, login, w
     assert first.status_code == 302
     assert second.status_code == 302
     assert "already been submitted" in client.get(second.headers["Location"]).get_data(as_text=True)
-    assert db.scalar(select(func.count()).select_from(BudgetEntry).where(BudgetEntry.order_id.isnot(None))) == 1
+    assert (
+        db.scalar(
+            select(func.count()).select_from(BudgetEntry).where(BudgetEntry.order_id.isnot(None))
+        )
+        == 1
+    )
 
 
 def test_past_date_is_shown_on_the_form_and_nothing_is_submitted(client, db, login, world):
@@ -82,15 +92,21 @@ def test_over_budget_is_shown_and_nothing_is_committed(client, db, login, world)
     assert response.status_code == 400
     assert "Not enough budget" in response.get_data(as_text=True)
     assert db.scalar(select(Order.status)) is OrderStatus.CART
-    assert db.scalar(select(func.count()).select_from(BudgetEntry).where(BudgetEntry.order_id.isnot(None))) == 0
+    assert (
+        db.scalar(
+            select(func.count()).select_from(BudgetEntry).where(BudgetEntry.order_id.isnot(None))
+        )
+        == 0
+    )
 
 
 def test_foreign_budget_line_is_refused(client, db, login, world):
     db.commit()
     login(world.requester)
     client.post(f"/cart/add/{world.product.id}", data={"quantity": 1})
-    response = client.post("/cart", data=checkout_form(world, cart_ids(db, world),
-                                                       budget_line_id=world.other_line.id))
+    response = client.post(
+        "/cart", data=checkout_form(world, cart_ids(db, world), budget_line_id=world.other_line.id)
+    )
     assert response.status_code == 400
     db.refresh(world.other_line)
     assert world.other_line.committed == 0
@@ -116,8 +132,11 @@ def test_approval_queue_shows_exactly_what_waits(client, db, login, world):
     mine = world.order_in(db, "submitted")
     ordering.add_to_cart(db, world.other_requester, world.product, 4)
     [foreign] = ordering.checkout(
-        db, world.other_requester, [o.id for o in ordering.cart_orders(db, world.other_requester)],
-        details_for(world.other_line), world.rules,
+        db,
+        world.other_requester,
+        [o.id for o in ordering.cart_orders(db, world.other_requester)],
+        details_for(world.other_line),
+        world.rules,
     )
     db.commit()
     login(world.approver)
@@ -158,8 +177,10 @@ def test_receipt_form_refuses_bad_quantities(client, db, login, world):
         assert response.status_code == 400
     db.refresh(order)
     assert order.status is OrderStatus.DELIVERED
-    response = client.post(f"/orders/{order.id}/receive",
-                           data={f"received-{line.id}": "8", f"remark-{line.id}": "2 kurang"})
+    response = client.post(
+        f"/orders/{order.id}/receive",
+        data={f"received-{line.id}": "8", f"remark-{line.id}": "2 kurang"},
+    )
     assert response.status_code == 302
     db.refresh(order)
     assert order.received_total == 8 * 35_000

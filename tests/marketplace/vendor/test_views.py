@@ -30,8 +30,14 @@ def test_vendor_lists_a_product(client, db, login, world):
     product = db.scalar(select(Product).where(Product.name == "Tumpeng Nasi Kuning Mini"))
     assert product.price == 750_000
     assert product.vendor_id == world.vendor.id
-    assert db.scalar(select(AuditEvent.action).where(AuditEvent.object_id == product.id,
-                                                     AuditEvent.object_type == "product")) == "product.create"
+    assert (
+        db.scalar(
+            select(AuditEvent.action).where(
+                AuditEvent.object_id == product.id, AuditEvent.object_type == "product"
+            )
+        )
+        == "product.create"
+    )
     login(world.requester)
     assert "Tumpeng Nasi Kuning Mini" in client.get("/catalog/?q=tumpeng").get_data(as_text=True)
 
@@ -52,7 +58,9 @@ def test_bad_prices_are_refused(client, db, login, world, price):
 def test_duplicate_product_name_is_refused(client, db, login, world):
     db.commit()
     login(world.vendor_owner)
-    response = client.post("/vendor/products/new", data=product_form(world, name=world.product.name.upper()))
+    response = client.post(
+        "/vendor/products/new", data=product_form(world, name=world.product.name.upper())
+    )
     assert response.status_code == 400
     assert "already have a product" in response.get_data(as_text=True)
 
@@ -61,8 +69,10 @@ def test_vendor_edits_price_and_orders_keep_the_old_one(client, db, login, world
     order = world.order_in(db, "submitted", quantity=2)
     db.commit()
     login(world.vendor_owner)
-    response = client.post(f"/vendor/products/{world.product.id}/edit",
-                           data=product_form(world, name=world.product.name, price="40000", unit="box"))
+    response = client.post(
+        f"/vendor/products/{world.product.id}/edit",
+        data=product_form(world, name=world.product.name, price="40000", unit="box"),
+    )
     assert response.status_code == 302
     db.refresh(world.product)
     assert world.product.price == 40_000
@@ -76,7 +86,12 @@ def test_vendor_answers_and_delivers(client, db, login, world):
     login(world.vendor_staff)
     assert order.number in client.get("/vendor/").get_data(as_text=True)
     assert client.post(f"/vendor/orders/{order.id}/accept").status_code == 302
-    assert client.post(f"/vendor/orders/{order.id}/deliver", data={"note": "Diterima satpam"}).status_code == 302
+    assert (
+        client.post(
+            f"/vendor/orders/{order.id}/deliver", data={"note": "Diterima satpam"}
+        ).status_code
+        == 302
+    )
     db.refresh(order)
     assert order.status.value == "delivered"
 
