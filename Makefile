@@ -20,7 +20,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	touch $@ $(VENV)/.runtime
 
 translations: $(VENV)/.runtime
-	$(VENV)/bin/pybabel compile --use-fuzzy -d marketplace/translations --statistics 2>&1 | tail -n 2
+	$(VENV)/bin/pybabel compile -d marketplace/translations
 
 extract-messages: $(VENV)/.dev
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from marketplace.db import get_engine, get_session
 
@@ -32,7 +33,7 @@ def register_cli(app: Flask) -> None:
             click.echo("Demo world created.")
         click.echo(demo_logins_text())
 
-    orders = click.Group("orders", help="Order housekeeping.")
+    orders = AppGroup("orders", help="Order housekeeping.")
 
     @orders.command("expire")
     def expire() -> None:
