@@ -8,7 +8,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from catalog.models import Category, Product, ProductStatus, Unit, Vendor, VendorStatus
+from catalog.models import (
+    Category,
+    DietaryTag,
+    PriceChange,
+    Product,
+    ProductPhoto,
+    ProductStatus,
+    ReviewState,
+    Unit,
+    Vendor,
+    VendorStatus,
+)
 
 MAX_PRICE = 1_000_000_000  # rupiah; anything above is a typing error, not a catering price
 
@@ -32,6 +43,8 @@ class ListingData:
     min_order_quantity: int = 1
     lead_time_hours: int = 24
     status: ProductStatus = ProductStatus.PUBLISHED
+    portions_per_unit: int = 1
+    tags: tuple[DietaryTag, ...] = ()
 
 
 def _validate(session: Session, vendor: Vendor, data: ListingData, product_id: int | None) -> None:
@@ -48,6 +61,8 @@ def _validate(session: Session, vendor: Vendor, data: ListingData, product_id: i
         raise ListingError("min_order_quantity", _l("The minimum order must be at least 1."))
     if data.lead_time_hours < 0:
         raise ListingError("lead_time_hours", _l("The lead time cannot be negative."))
+    if data.portions_per_unit < 1:
+        raise ListingError("portions_per_unit", _l("One unit feeds at least one person."))
     if session.get(Category, data.category_id) is None:
         raise ListingError("category_id", _l("Choose a category."))
     clash = session.scalar(
@@ -73,14 +88,40 @@ def create_listing(session: Session, vendor: Vendor, data: ListingData) -> Produ
         min_order_quantity=data.min_order_quantity,
         lead_time_hours=data.lead_time_hours,
         status=data.status,
+        portions_per_unit=data.portions_per_unit,
+        tags=sorted({t.value for t in data.tags}),
+        review_state=ReviewState.PENDING,  # every new listing is checked by a curator
     )
     session.add(product)
     session.flush()
     return product
 
 
-def update_listing(session: Session, product: Product, data: ListingData) -> Product:
+def is_material_price_rise(old: int, new: int) -> bool:
+    """A rise of more than 10% sends the listing back to the curator (integer arithmetic)."""
+    return new * 10 > old * 11
+
+
+def update_listing(
+    session: Session, product: Product, data: ListingData, *, changed_by_id: int | None = None
+) -> Product:
+    """Save a vendor's edit. A new name or a price rise above 10% needs the curator again;
+    every price change is kept in the price history."""
     _validate(session, product.vendor, data, product.id)
+    material = data.name.strip() != product.name or is_material_price_rise(
+        product.price, data.price
+    )
+    if data.price != product.price:
+        session.add(
+            PriceChange(
+                product=product,
+                old_price=product.price,
+                new_price=data.price,
+                changed_by_id=changed_by_id,
+            )
+        )
+    if material:
+        send_for_review(product)
     product.name = data.name.strip()
     product.description = data.description.strip()
     product.category_id = data.category_id
@@ -89,8 +130,46 @@ def update_listing(session: Session, product: Product, data: ListingData) -> Pro
     product.min_order_quantity = data.min_order_quantity
     product.lead_time_hours = data.lead_time_hours
     product.status = data.status
+    product.portions_per_unit = data.portions_per_unit
+    product.tags = sorted({t.value for t in data.tags})
     session.flush()
     return product
+
+
+def send_for_review(product: Product) -> None:
+    product.review_state = ReviewState.PENDING
+    product.review_note = ""
+
+
+def approve_listing(session: Session, product: Product) -> None:
+    if product.review_state is ReviewState.APPROVED:
+        raise ListingError("review_state", _l("This listing is already approved."))
+    product.review_state = ReviewState.APPROVED
+    product.review_note = ""
+    session.flush()
+
+
+def reject_listing(session: Session, product: Product, reason: str) -> None:
+    reason = reason.strip()
+    if not reason:
+        raise ListingError("reason", _l("Give a reason."))
+    if product.review_state is not ReviewState.PENDING:
+        raise ListingError("review_state", _l("Only a listing waiting for review can be rejected."))
+    product.review_state = ReviewState.REJECTED
+    product.review_note = reason
+    session.flush()
+
+
+def review_queue(session: Session) -> list[Product]:
+    """Listings waiting for a curator, oldest change first."""
+    return list(
+        session.scalars(
+            select(Product)
+            .where(Product.review_state == ReviewState.PENDING)
+            .options(joinedload(Product.vendor), joinedload(Product.category))
+            .order_by(Product.updated_at, Product.id)
+        ).unique()
+    )
 
 
 def listing_snapshot(product: Product) -> dict[str, object]:
@@ -103,6 +182,9 @@ def listing_snapshot(product: Product) -> dict[str, object]:
         "min_order_quantity": product.min_order_quantity,
         "lead_time_hours": product.lead_time_hours,
         "status": product.status.value,
+        "review_state": product.review_state.value,
+        "portions_per_unit": product.portions_per_unit,
+        "tags": list(product.tags or []),
     }
 
 
@@ -112,7 +194,12 @@ def orderable_products_query(text: str = "", category_slug: str = "") -> Select[
         select(Product)
         .join(Product.vendor)
         .join(Product.category)
-        .where(Product.status == ProductStatus.PUBLISHED, Vendor.status == VendorStatus.VERIFIED)
+        .where(
+            Product.status == ProductStatus.PUBLISHED,
+            Product.review_state == ReviewState.APPROVED,
+            Product.delisted_reason == "",
+            Vendor.status == VendorStatus.VERIFIED,
+        )
         .options(joinedload(Product.vendor), joinedload(Product.category))
     )
     for word in text.split()[:8]:
@@ -134,3 +221,49 @@ def orderable_products_query(text: str = "", category_slug: str = "") -> Select[
 
 def categories(session: Session) -> list[Category]:
     return list(session.scalars(select(Category).order_by(Category.position, Category.slug)))
+
+
+# Photos ------------------------------------------------------------------------------
+
+MAX_PHOTOS = 6
+
+
+def check_photo_room(product: Product) -> None:
+    if len(product.photos) >= MAX_PHOTOS:
+        raise ListingError("photo", _l("A product has at most 6 photos; remove one first."))
+
+
+def attach_photo(session: Session, product: Product, key: str, width: int, height: int) -> None:
+    """Add a stored photo; the first becomes the cover. New photos need the curator's look."""
+    check_photo_room(product)
+    product.photos.append(
+        ProductPhoto(
+            key=key,
+            width=width,
+            height=height,
+            position=max((p.position for p in product.photos), default=-1) + 1,
+            is_cover=not product.photos,
+        )
+    )
+    send_for_review(product)
+    session.flush()
+
+
+def detach_photo(session: Session, product: Product, photo_id: int) -> str:
+    """Remove a photo from the listing and return its storage key (to delete the files)."""
+    photo = next((p for p in product.photos if p.id == photo_id), None)
+    if photo is None:
+        raise ListingError("photo", _l("No such photo."))
+    product.photos.remove(photo)
+    if photo.is_cover and product.photos:
+        product.photos[0].is_cover = True
+    session.flush()
+    return photo.key
+
+
+def choose_cover(session: Session, product: Product, photo_id: int) -> None:
+    if not any(p.id == photo_id for p in product.photos):
+        raise ListingError("photo", _l("No such photo."))
+    for photo in product.photos:
+        photo.is_cover = photo.id == photo_id
+    session.flush()

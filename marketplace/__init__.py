@@ -74,6 +74,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.budgets.views import bp as budgets_bp
     from marketplace.delivery.views import bp as delivery_bp
     from marketplace.main import bp as main_bp
+    from marketplace.media import bp as media_bp
     from marketplace.ordering.views import bp as ordering_bp
     from marketplace.shop.views import bp as shop_bp
     from marketplace.vendor.views import bp as vendor_bp
@@ -87,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
         vendor_bp,
         budgets_bp,
         admin_bp,
+        media_bp,
     ):
         app.register_blueprint(blueprint)
 

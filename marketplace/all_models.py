@@ -1,7 +1,15 @@
 """Imports every model so that the metadata is complete (for Alembic and test set-up)."""
 
 from catalog.db import Base
-from catalog.models import Category, Product, Vendor
+from catalog.models import (
+    Category,
+    PriceChange,
+    Product,
+    ProductPhoto,
+    Vendor,
+    VendorClosedDay,
+    VendorDocument,
+)
 from marketplace.accounts.models import Agency, Membership, User
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, BudgetLine
@@ -19,8 +27,12 @@ __all__ = [
     "Membership",
     "Order",
     "OrderLine",
+    "PriceChange",
     "Product",
+    "ProductPhoto",
     "User",
     "Vendor",
+    "VendorClosedDay",
+    "VendorDocument",
     "metadata",
 ]

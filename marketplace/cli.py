@@ -47,3 +47,24 @@ def register_cli(app: Flask) -> None:
         click.echo(f"{len(expired)} order(s) expired.")
 
     app.cli.add_command(orders)
+
+    catalog_group = AppGroup("catalog", help="Catalogue housekeeping.")
+
+    @catalog_group.command("expire-documents")
+    def expire_documents() -> None:
+        """Expire vendors' documents past their date and delist what relied on them;
+        note the 30- and 7-day warnings. Safe to repeat; run it daily."""
+        from catalog.documents import expire_documents as expire
+        from marketplace.vendor.documents import record_expiry
+        from marketplace.web import today_in_jakarta
+
+        session = get_session()
+        report = expire(session, today_in_jakarta())
+        record_expiry(session, report)
+        session.commit()
+        click.echo(
+            f"{len(report.expired)} document(s) expired, {len(report.delisted)} listing(s) "
+            f"delisted, {len(report.warnings)} warning(s)."
+        )
+
+    app.cli.add_command(catalog_group)

@@ -20,6 +20,10 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
     DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'eorder.sqlite'}")
     DEMO_MODE = os.environ.get("EORDER_DEMO", "") == "1"
+    #: uploaded photos and documents; share it between app nodes
+    UPLOAD_DIR = os.environ.get("EORDER_UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    #: the Whoosh search index; each node may keep its own
+    SEARCH_INDEX_DIR = os.environ.get("EORDER_SEARCH_INDEX_DIR", str(INSTANCE_DIR / "search-index"))
 
     BABEL_DEFAULT_LOCALE = "id"
     BABEL_DEFAULT_TIMEZONE = "Asia/Jakarta"

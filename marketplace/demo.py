@@ -17,7 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from catalog.db import utcnow
 from catalog.models import Category, Product, Vendor, VendorStatus
-from catalog.services import ListingData, create_listing
+from catalog.services import ListingData, approve_listing, create_listing
 from marketplace.accounts.models import Agency, Membership, Role, User
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
@@ -41,6 +41,9 @@ DEMO_PASSWORD = "demo-eorder-2026"  # noqa: S105 - shared by the demo users, pri
 
 #: how far before a past delivery the order was placed (longer than every lead time)
 PAST_ORDER_LEAD = timedelta(days=5)
+
+#: districts every demo vendor delivers to, besides its own (the agencies' offices)
+DELIVERY_DISTRICTS = ["Gambir", "Menteng", "Tanah Abang", "Setiabudi", "Kebayoran Baru"]
 
 #: the lifecycle steps that lead from a submitted order to each status
 PATHS: dict[OrderStatus, tuple[str, ...]] = {
@@ -201,7 +204,7 @@ class _Seeder:
                 self.lines[(data.key, code)] = line
 
     def _vendors(self) -> None:
-        for data in VENDORS:
+        for number, data in enumerate(VENDORS, start=1):
             verified = data.verified_days_ago is not None
             registered_days_ago = (data.verified_days_ago or 0) + 14
             vendor = Vendor(
@@ -212,6 +215,14 @@ class _Seeder:
                 district=data.district,
                 city=data.city,
                 phone=data.phone,
+                nib=f"9120{number:09d}",
+                npwp=f"01{number:013d}" if number % 3 else None,  # some micro vendors have none
+                service_districts=[data.district, *DELIVERY_DISTRICTS],
+                bank_name="Bank DKI",
+                bank_account_number=f"1010{number:06d}",
+                bank_account_holder=data.legal_name,
+                contact_person=data.owner[0],
+                max_portions_per_day=400 if data.scale.value != "micro" else 150,
                 status=VendorStatus.VERIFIED if verified else VendorStatus.PENDING,
                 created_at=self.now - timedelta(days=registered_days_ago),
                 verified_at=(
@@ -237,7 +248,10 @@ class _Seeder:
                     lead_time_hours=lead,
                     **({"status": status[0]} if status else {}),
                 )
-                self.products[(slug, name)] = create_listing(self.session, vendor, listing)
+                product = create_listing(self.session, vendor, listing)
+                if vendor.is_verified:  # the pending vendor's listings wait in the curator's queue
+                    approve_listing(self.session, product)
+                self.products[(slug, name)] = product
 
     def _users(self) -> None:
         password_hash = generate_password_hash(DEMO_PASSWORD)  # slow: once for everybody

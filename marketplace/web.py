@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import abort, current_app
@@ -11,7 +13,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from marketplace.errors import DomainError
-from marketplace.ordering.services import OrderRules
+from marketplace.ordering.services import JAKARTA, OrderRules
 from marketplace.permissions import has_any_permission
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,3 +50,12 @@ def order_rules() -> OrderRules:
         order_cap=config["ORDER_CAP"],
         second_approval_threshold=config["SECOND_APPROVAL_THRESHOLD"],
     )
+
+
+def today_in_jakarta() -> date:
+    return datetime.now(JAKARTA).date()
+
+
+def upload_dir(kind: str) -> Path:
+    """Where uploads of a kind ("photos", "documents") are kept; shared between nodes."""
+    return Path(current_app.config["UPLOAD_DIR"]) / kind

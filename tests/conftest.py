@@ -33,6 +33,11 @@ def _reset_postgres(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
+def upload_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("uploads"))
+
+
+@pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = _database_url(tmp_path_factory.mktemp("db"))
     engine = make_engine(url)
@@ -44,9 +49,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Iterator[Flask]:
+def app(database_url: str, upload_dir: str) -> Iterator[Flask]:
     class Config(TestingConfig):
         DATABASE_URL = database_url
+        UPLOAD_DIR = upload_dir
         WTF_CSRF_ENABLED = False
 
     application = create_app(Config)
@@ -56,11 +62,12 @@ def app(database_url: str) -> Iterator[Flask]:
 
 
 @pytest.fixture(scope="session")
-def csrf_app(database_url: str) -> Iterator[Flask]:
+def csrf_app(database_url: str, upload_dir: str) -> Iterator[Flask]:
     """The app exactly as deployed: CSRF checked on every form."""
 
     class Config(TestingConfig):
         DATABASE_URL = database_url
+        UPLOAD_DIR = upload_dir
 
     application = create_app(Config)
     application.test_client_class = CommittingClient

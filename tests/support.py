@@ -16,6 +16,7 @@ from catalog.models import (
     Category,
     Product,
     ProductStatus,
+    ReviewState,
     Unit,
     Vendor,
     VendorStatus,
@@ -94,6 +95,7 @@ class ProductFactory(_Base):
     min_order_quantity = 1
     lead_time_hours = 24
     status = ProductStatus.PUBLISHED
+    review_state = ReviewState.APPROVED
 
 
 ALL_FACTORIES = (AgencyFactory, UserFactory, VendorFactory, CategoryFactory, ProductFactory)

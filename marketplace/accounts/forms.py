@@ -2,7 +2,14 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from catalog.models import BusinessScale, BusinessType
@@ -41,6 +48,40 @@ class VendorRegistrationForm(FlaskForm):
     )
     city = StringField(_l("City"), validators=[DataRequired(REQUIRED), Length(max=100)])
     phone = StringField(_l("Phone"), validators=[DataRequired(REQUIRED), Length(max=30)])
+    nib = StringField(
+        _l("Business identity number (NIB)"),
+        validators=[DataRequired(REQUIRED), Length(max=30)],
+        description=_l("13 digits, from OSS."),
+    )
+    npwp = StringField(
+        _l("Tax number (NPWP), optional"),
+        validators=[Optional(), Length(max=30)],
+        description=_l(
+            "15 or 16 digits. Without an NPWP, income tax is withheld at a higher rate."
+        ),
+    )
+    service_districts = TextAreaField(
+        _l("Districts you deliver to"),
+        validators=[Optional(), Length(max=3000)],
+        description=_l(
+            "Separate with commas, e.g. Tebet, Setiabudi, Menteng. Your own district is included."
+        ),
+    )
+    jakpreneur_number = StringField(
+        _l("Jakpreneur membership number, optional"), validators=[Optional(), Length(max=40)]
+    )
+    contact_person = StringField(
+        _l("Contact person"), validators=[DataRequired(REQUIRED), Length(max=200)]
+    )
+    bank_name = StringField(_l("Bank"), validators=[DataRequired(REQUIRED), Length(max=100)])
+    bank_account_number = StringField(
+        _l("Account number"), validators=[DataRequired(REQUIRED), Length(max=40)]
+    )
+    bank_account_holder = StringField(
+        _l("Account holder"),
+        validators=[DataRequired(REQUIRED), Length(max=200)],
+        description=_l("As written in the bank book."),
+    )
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)

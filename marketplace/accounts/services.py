@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from catalog import vendors
 from catalog.db import utcnow
 from catalog.models import BusinessScale, BusinessType, Vendor, VendorStatus
+from catalog.services import ListingError
 from marketplace.accounts.models import (
     AGENCY_ROLES,
     PROVINCE_ROLES,
@@ -79,6 +81,14 @@ class VendorRegistration:
     district: str
     city: str
     phone: str
+    nib: str = ""
+    npwp: str = ""
+    service_districts: str = ""
+    jakpreneur_number: str = ""
+    bank_name: str = ""
+    bank_account_number: str = ""
+    bank_account_holder: str = ""
+    contact_person: str = ""
 
 
 def register_vendor(session: Session, data: VendorRegistration) -> User:
@@ -86,10 +96,38 @@ def register_vendor(session: Session, data: VendorRegistration) -> User:
     email = normalise_email(data.email)
     check_password_strength(data.password)
     _ensure_email_free(session, email)
-    for field in ("name", "legal_name", "trading_name", "district", "city", "phone"):
+    required = (
+        "name",
+        "legal_name",
+        "trading_name",
+        "district",
+        "city",
+        "phone",
+        "bank_name",
+        "bank_account_holder",
+        "contact_person",
+    )
+    for field in required:
         if not getattr(data, field).strip():
             raise DomainError(_l("This field is required."), field=field)
+    try:
+        nib = vendors.normalise_nib(data.nib)
+        npwp = vendors.normalise_npwp(data.npwp)
+        account = vendors.normalise_bank_account(data.bank_account_number)
+        districts = vendors.parse_districts(data.service_districts, data.district)
+    except ListingError as error:
+        raise DomainError(error.message, field=error.field) from None
+    if session.scalar(select(Vendor.id).where(Vendor.nib == nib)) is not None:
+        raise Conflict(_l("A business with this NIB is already registered."), field="nib")
     vendor = Vendor(
+        nib=nib,
+        npwp=npwp,
+        service_districts=districts,
+        jakpreneur_number=data.jakpreneur_number.strip() or None,
+        bank_name=data.bank_name.strip(),
+        bank_account_number=account,
+        bank_account_holder=data.bank_account_holder.strip(),
+        contact_person=data.contact_person.strip(),
         legal_name=data.legal_name.strip(),
         trading_name=data.trading_name.strip(),
         business_type=data.business_type,

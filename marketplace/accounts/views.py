@@ -77,6 +77,14 @@ def register():  # type: ignore[no-untyped-def]
                     district=form.district.data or "",
                     city=form.city.data or "",
                     phone=form.phone.data or "",
+                    nib=form.nib.data or "",
+                    npwp=form.npwp.data or "",
+                    service_districts=form.service_districts.data or "",
+                    jakpreneur_number=form.jakpreneur_number.data or "",
+                    bank_name=form.bank_name.data or "",
+                    bank_account_number=form.bank_account_number.data or "",
+                    bank_account_holder=form.bank_account_holder.data or "",
+                    contact_person=form.contact_person.data or "",
                 ),
             )
         except DomainError as error:

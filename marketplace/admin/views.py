@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from catalog.models import Vendor, VendorStatus
+from catalog.models import Product, Vendor, VendorDocument, VendorStatus
+from catalog.services import review_queue
 from marketplace.accounts import services as accounts
 from marketplace.accounts.forms import StaffUserForm
 from marketplace.accounts.models import AGENCY_ROLES, PROVINCE_ROLES, Agency, Role, User
+from marketplace.admin import services
 from marketplace.db import get_session
 from marketplace.errors import DomainError, NotFound
-from marketplace.web import permission_required, show_error
+from marketplace.ordering.forms import ReasonForm
+from marketplace.web import permission_required, show_error, today_in_jakarta
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -83,3 +87,89 @@ def new_user():  # type: ignore[no-untyped-def]
             return redirect(url_for("admin.users"))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/user_form.html", form=form), status
+
+
+@bp.get("/listings")
+@permission_required("catalog:curate")
+def listings():  # type: ignore[no-untyped-def]
+    return render_template("admin/listings.html", products=review_queue(get_session()))
+
+
+def _listing(product_id: int) -> Product:
+    product = get_session().get(Product, product_id)
+    if product is None:
+        raise NotFound(_("No such product."))
+    return product
+
+
+@bp.post("/listings/<int:product_id>/approve")
+@permission_required("catalog:curate")
+def approve_listing(product_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    product = services.approve_listing(db, current_user, _listing(product_id))
+    db.commit()
+    flash(_("“%(name)s” is approved and on sale.", name=product.name), "success")
+    return redirect(url_for("admin.listings"))
+
+
+@bp.post("/listings/<int:product_id>/reject")
+@permission_required("catalog:curate")
+def reject_listing(product_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason."), "error")
+        return redirect(url_for("admin.listings"))
+    product = services.reject_listing(
+        db, current_user, _listing(product_id), form.reason.data or ""
+    )
+    db.commit()
+    flash(_("“%(name)s” is sent back to the vendor.", name=product.name), "success")
+    return redirect(url_for("admin.listings"))
+
+
+@bp.get("/documents")
+@permission_required("vendor:verify")
+def documents():  # type: ignore[no-untyped-def]
+    return render_template("admin/documents.html", documents=services.document_queue(get_session()))
+
+
+def _document(document_id: int) -> VendorDocument:
+    document = get_session().get(VendorDocument, document_id)
+    if document is None:
+        raise NotFound(_("No such document."))
+    return document
+
+
+@bp.post("/documents/<int:document_id>/verify")
+@permission_required("vendor:verify")
+def verify_document(document_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    document = _document(document_id)
+    relisted = services.verify_document(db, current_user, document, today_in_jakarta())
+    db.commit()
+    flash(
+        ngettext(
+            "The document is verified; %(num)d listing is back on sale.",
+            "The document is verified; %(num)d listings are back on sale.",
+            len(relisted),
+        )
+        if relisted
+        else _("The document is verified."),
+        "success",
+    )
+    return redirect(url_for("admin.documents"))
+
+
+@bp.post("/documents/<int:document_id>/reject")
+@permission_required("vendor:verify")
+def reject_document(document_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("Give a reason."), "error")
+        return redirect(url_for("admin.documents"))
+    services.reject_document(db, current_user, _document(document_id), form.reason.data or "")
+    db.commit()
+    flash(_("The document is rejected; the vendor sees your reason."), "success")
+    return redirect(url_for("admin.documents"))

@@ -2,10 +2,20 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from catalog.models import ProductStatus, Unit
+from catalog.models import DietaryTag, DocumentKind, ProductStatus, Unit
 
 REQUIRED = _l("This field is required.")
 
@@ -39,9 +49,74 @@ class ProductForm(FlaskForm):
         description=_l("How long before delivery you need the order."),
     )
     status = SelectField(_l("Status"), default=ProductStatus.PUBLISHED.value)
+    portions_per_unit = IntegerField(
+        _l("Portions per unit"),
+        default=1,
+        validators=[InputRequired(REQUIRED), NumberRange(min=1, max=10_000)],
+        description=_l("How many people one unit feeds, e.g. 20 for a tumpeng package."),
+    )
+    tags = SelectMultipleField(
+        _l("Dietary and certification tags"),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[Optional()],
+    )
 
     def __init__(self, *args, categories=(), locale="id", **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.category_id.choices = [(c.id, c.name_for(locale)) for c in categories]
         self.unit.choices = [(u.value, u.label) for u in Unit]
         self.status.choices = [(s.value, s.label) for s in ProductStatus]
+        self.tags.choices = [(t.value, t.label) for t in DietaryTag]
+
+
+class DocumentForm(FlaskForm):
+    kind = SelectField(_l("Document"), validators=[DataRequired(REQUIRED)])
+    number = StringField(
+        _l("Document number"), validators=[DataRequired(REQUIRED), Length(max=100)]
+    )
+    issued_on = DateField(_l("Issued on"), validators=[InputRequired(_l("Enter a valid date."))])
+    expires_on = DateField(_l("Valid until"), validators=[InputRequired(_l("Enter a valid date."))])
+    file = FileField(
+        _l("Scan or photo of the document"),
+        validators=[FileRequired(_l("Choose the file to upload."))],
+        description=_l("PDF, JPEG, PNG or WebP, up to 10 MB."),
+    )
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(k.value, k.label) for k in DocumentKind]
+
+
+class CapacityForm(FlaskForm):
+    max_portions_per_day = IntegerField(
+        _l("Portions per day"),
+        validators=[Optional(), NumberRange(min=1, max=1_000_000, message=_l("Enter 1 or more."))],
+        description=_l("The most your kitchen can make in one day. Leave empty for no limit."),
+    )
+    order_cutoff = TimeField(
+        _l("Order cut-off time"),
+        validators=[Optional()],
+        description=_l("Orders for the next day must arrive before this time."),
+    )
+
+
+class ClosedDayForm(FlaskForm):
+    day = DateField(_l("Closed on"), validators=[InputRequired(_l("Enter a valid date."))])
+    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=200)])
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(
+        _l("Add a photo"),
+        validators=[FileRequired(_l("Choose a photo to upload."))],
+        description=_l("JPEG, PNG or WebP, up to 10 MB. Up to 6 photos per product."),
+    )
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        _l("CSV file"),
+        validators=[FileRequired(_l("Choose the CSV file to import."))],
+        description=_l("Export your listings first to get the columns; save as CSV UTF-8."),
+    )

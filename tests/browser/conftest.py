@@ -35,9 +35,10 @@ def _chromium_or_skip() -> str:
 
 
 @pytest.fixture(scope="session")
-def base_url(database_url: str) -> Iterator[str]:
+def base_url(database_url: str, upload_dir: str) -> Iterator[str]:
     class Config(TestingConfig):
         DATABASE_URL = database_url
+        UPLOAD_DIR = upload_dir
 
     app = create_app(Config)
     server = make_server("127.0.0.1", 0, app, threaded=True)

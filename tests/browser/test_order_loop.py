@@ -1,4 +1,4 @@
-"""The whole e-Order loop in a real browser, as the four people who walk it."""
+"""The whole e-Order loop in a real browser, as the people who walk it."""
 
 import re
 
@@ -31,6 +31,13 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
     vendor.get_by_label("Deskripsi", exact=True).fill("Nasi, ayam betutu, lawar, sambal matah.")
     vendor.get_by_role("button", name="Simpan").click()
     expect(vendor.get_by_role("status")).to_contain_text("Nasi Box Ayam Betutu")
+    expect(vendor.get_by_text("Menunggu kurator")).to_be_visible()
+
+    # The curator approves the new listing.
+    curator = person(world.curator.email, PASSWORD)
+    curator.goto("/admin/listings")
+    curator.get_by_role("button", name="Setujui Nasi Box Ayam Betutu").click()
+    expect(curator.get_by_role("status")).to_contain_text("Nasi Box Ayam Betutu")
 
     # The requester finds it and orders it for a date against a budget line.
     requester = person(world.requester.email, PASSWORD)

@@ -19,6 +19,14 @@ NEW_VENDOR = {
     "district": "Cempaka Putih",
     "city": "Jakarta Pusat",
     "phone": "0812-3456-7890",
+    "nib": "9120-0012-3456-7",
+    "npwp": "",
+    "service_districts": "Menteng, Johar Baru,  kemayoran",
+    "jakpreneur_number": "",
+    "contact_person": "Siti Rahmawati",
+    "bank_name": "Bank DKI",
+    "bank_account_number": "101-23-45678",
+    "bank_account_holder": "Siti Rahmawati",
 }
 
 
@@ -89,6 +97,10 @@ def test_vendor_registers_and_awaits_verification(client, db):
     user = db.scalar(select(User).where(User.email == "siti@dapursiti.id"))
     assert user.roles_in_vendor(vendor.id) == {Role.VENDOR_OWNER}
     assert user.password_hash != NEW_VENDOR["password"]
+    assert vendor.nib == "9120001234567"
+    assert vendor.npwp is None
+    assert vendor.service_districts == ["Cempaka Putih", "Menteng", "Johar Baru", "Kemayoran"]
+    assert vendor.bank_account_number == "1012345678"
     assert "verif" in client.get("/vendor/").get_data(as_text=True).lower()
 
 
@@ -213,3 +225,28 @@ def test_indonesian_is_the_default_and_english_is_a_switch_away(app, db, world):
     page = browser.get("/login").get_data(as_text=True)
     assert '<html lang="en">' in page
     assert "Log in" in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("nib", "12345", "13 digits"),
+        ("nib", "12345678901234", "13 digits"),
+        ("npwp", "1234", "15 or 16 digits"),
+        ("bank_account_number", "12ab", "account number"),
+    ],
+)
+def test_identity_numbers_are_checked(client, db, field, value, message):
+    response = client.post("/register", data=dict(NEW_VENDOR, **{field: value}))
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert user_count(db) == 0
+
+
+def test_a_nib_registers_once(client, db):
+    client.post("/register", data=NEW_VENDOR)
+    client.post("/logout")
+    response = client.post("/register", data=dict(NEW_VENDOR, email="other@dapursiti.id"))
+    assert response.status_code == 400
+    assert "NIB is already registered" in response.get_data(as_text=True)
+    assert user_count(db) == 1

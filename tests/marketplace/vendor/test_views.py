@@ -17,6 +17,8 @@ def product_form(world, **overrides):
         "min_order_quantity": "1",
         "lead_time_hours": "48",
         "status": "published",
+        "portions_per_unit": "10",
+        "tags": ["halal"],
     }
     data.update(overrides)
     return data
@@ -38,6 +40,13 @@ def test_vendor_lists_a_product(client, db, login, world):
         )
         == "product.create"
     )
+    assert product.review_state.value == "pending"
+    login(world.requester)
+    assert "Tumpeng Nasi Kuning Mini" not in client.get("/catalog/?q=tumpeng").get_data(
+        as_text=True
+    )
+    login(world.curator)
+    assert client.post(f"/admin/listings/{product.id}/approve").status_code == 302
     login(world.requester)
     assert "Tumpeng Nasi Kuning Mini" in client.get("/catalog/?q=tumpeng").get_data(as_text=True)
 
