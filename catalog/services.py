@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
@@ -267,3 +268,66 @@ def choose_cover(session: Session, product: Product, photo_id: int) -> None:
     for photo in product.photos:
         photo.is_cover = photo.id == photo_id
     session.flush()
+
+
+# Categories --------------------------------------------------------------------------
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class CategoryData:
+    slug: str
+    name_id: str
+    name_en: str
+    parent_id: int | None = None
+    position: int = 0
+
+
+def save_category(
+    session: Session, data: CategoryData, category: Category | None = None
+) -> Category:
+    """Create or change a category; the tree may not loop and slugs stay unique."""
+    slug = data.slug.strip().lower()
+    if not _SLUG.fullmatch(slug) or len(slug) > 60:
+        raise ListingError("slug", _l("Use lowercase letters, digits and dashes, e.g. nasi-box."))
+    if not data.name_id.strip() or not data.name_en.strip():
+        raise ListingError("name_id", _l("Give the name in both languages."))
+    clash = session.scalar(select(Category.id).where(Category.slug == slug))
+    if clash is not None and (category is None or clash != category.id):
+        raise ListingError("slug", _l("Another category already uses this slug."))
+    parent = session.get(Category, data.parent_id) if data.parent_id else None
+    if data.parent_id and parent is None:
+        raise ListingError("parent_id", _l("Choose an existing parent category."))
+    ancestor = parent
+    while ancestor is not None:
+        if category is not None and ancestor.id == category.id:
+            raise ListingError("parent_id", _l("A category cannot sit under itself."))
+        ancestor = ancestor.parent
+    if category is None:
+        category = Category()
+        session.add(category)
+    category.slug = slug
+    category.name_id = data.name_id.strip()
+    category.name_en = data.name_en.strip()
+    category.parent = parent
+    category.position = data.position
+    session.flush()
+    return category
+
+
+def category_tree(session: Session) -> list[tuple[Category, int]]:
+    """Every category with its depth, parents before children, in display order."""
+    all_categories = categories(session)
+    children: dict[int | None, list[Category]] = {}
+    for category in all_categories:
+        children.setdefault(category.parent_id, []).append(category)
+    ordered: list[tuple[Category, int]] = []
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for category in children.get(parent_id, []):
+            ordered.append((category, depth))
+            walk(category.id, depth + 1)
+
+    walk(None, 0)
+    return ordered

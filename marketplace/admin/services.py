@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from catalog import documents
 from catalog import services as catalog
-from catalog.models import DocumentStatus, Product, VendorDocument
+from catalog.models import Category, DocumentStatus, Product, VendorDocument
 from marketplace.accounts.models import User
 from marketplace.audit.services import record_event
 from marketplace.errors import Conflict, DomainError, PermissionDenied
@@ -110,3 +110,29 @@ def document_queue(session: Session) -> list[VendorDocument]:
             .order_by(VendorDocument.uploaded_at, VendorDocument.id)
         )
     )
+
+
+def save_category(
+    session: Session, curator: User, data: catalog.CategoryData, category: Category | None = None
+) -> Category:
+    _require_curator(curator)
+    before = None if category is None else {"slug": category.slug, "parent_id": category.parent_id}
+    try:
+        saved = catalog.save_category(session, data, category)
+    except catalog.ListingError as error:
+        raise DomainError(error.message, field=error.field) from None
+    record_event(
+        session,
+        curator,
+        "category.save",
+        "category",
+        saved.id,
+        before=before,
+        after={
+            "slug": saved.slug,
+            "name_id": saved.name_id,
+            "name_en": saved.name_en,
+            "parent_id": saved.parent_id,
+        },
+    )
+    return saved

@@ -8,14 +8,16 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from catalog.models import Product, Vendor, VendorDocument, VendorStatus
-from catalog.services import review_queue
+from catalog.models import Category, Product, Vendor, VendorDocument, VendorStatus
+from catalog.services import CategoryData, category_tree, review_queue
 from marketplace.accounts import services as accounts
 from marketplace.accounts.forms import StaffUserForm
 from marketplace.accounts.models import AGENCY_ROLES, PROVINCE_ROLES, Agency, Role, User
 from marketplace.admin import services
+from marketplace.admin.forms import CategoryForm
 from marketplace.db import get_session
 from marketplace.errors import DomainError, NotFound
+from marketplace.i18n import current_locale
 from marketplace.ordering.forms import ReasonForm
 from marketplace.web import permission_required, show_error, today_in_jakarta
 
@@ -173,3 +175,44 @@ def reject_document(document_id: int):  # type: ignore[no-untyped-def]
     db.commit()
     flash(_("The document is rejected; the vendor sees your reason."), "success")
     return redirect(url_for("admin.documents"))
+
+
+@bp.route("/categories", methods=["GET", "POST"])
+@bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
+@permission_required("catalog:curate")
+def categories(category_id: int | None = None):  # type: ignore[no-untyped-def]
+    db = get_session()
+    category = db.get(Category, category_id) if category_id else None
+    if category_id and category is None:
+        raise NotFound(_("No such category."))
+    form = CategoryForm(obj=category if request.method == "GET" else None)
+    tree = category_tree(db)
+    form.parent_id.choices = [(0, _("— top level —"))] + [
+        (c.id, "— " * depth + c.name_for(current_locale()))
+        for c, depth in tree
+        if category is None or c.id != category.id
+    ]
+    if request.method == "GET" and category is not None:
+        form.parent_id.data = category.parent_id or 0
+    if form.validate_on_submit():
+        data = CategoryData(
+            slug=form.slug.data or "",
+            name_id=form.name_id.data or "",
+            name_en=form.name_en.data or "",
+            parent_id=form.parent_id.data or None,
+            position=form.position.data or 0,
+        )
+        try:
+            saved = services.save_category(db, current_user, data, category)
+        except DomainError as error:
+            db.rollback()
+            show_error(form, error)
+        else:
+            db.commit()
+            flash(
+                _("The category “%(name)s” is saved.", name=saved.name_for(current_locale())),
+                "success",
+            )
+            return redirect(url_for("admin.categories"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/categories.html", form=form, tree=tree, category=category), status
