@@ -222,7 +222,7 @@ class _Seeder:
                 bank_account_number=f"1010{number:06d}",
                 bank_account_holder=data.legal_name,
                 contact_person=data.owner[0],
-                max_portions_per_day=400 if data.scale.value != "micro" else 150,
+                max_portions_per_day=600 if data.scale.value != "micro" else 300,
                 status=VendorStatus.VERIFIED if verified else VendorStatus.PENDING,
                 created_at=self.now - timedelta(days=registered_days_ago),
                 verified_at=(
@@ -302,6 +302,7 @@ class _Seeder:
             delivery_time=spec.at,
             delivery_address=spec.address,
             headcount=spec.headcount,
+            delivery_district="Gambir",
             notes=spec.notes,
         )
         [order] = ordering.checkout(

@@ -70,6 +70,7 @@ class VendorFactory(_Base):
     district = "Tebet"
     city = "Jakarta Selatan"
     phone = "0812-0000-0000"
+    service_districts = factory.LazyFunction(lambda: ["Tebet", "Menteng", "Gambir"])
     status = VendorStatus.VERIFIED
 
 
@@ -151,6 +152,7 @@ def details_for(line: BudgetLine, days: int = 3, **overrides) -> CheckoutDetails
         delivery_time=delivery_time,
         delivery_address="Jl. Kebon Sirih No. 22, Menteng",
         headcount=30,
+        delivery_district="Menteng",
     )
     values.update(overrides)
     return CheckoutDetails(**values)

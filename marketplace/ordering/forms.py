@@ -35,6 +35,11 @@ class CheckoutForm(FlaskForm):
     delivery_address = TextAreaField(
         _l("Delivery address"), validators=[DataRequired(REQUIRED), Length(max=500)]
     )
+    delivery_district = StringField(
+        _l("District (kecamatan)"),
+        validators=[DataRequired(REQUIRED), Length(max=100)],
+        description=_l("Vendors deliver only to the districts they serve."),
+    )
     headcount = IntegerField(
         _l("Number of people (pax)"),
         validators=[Optional(), NumberRange(min=1, max=100_000, message=_l("Enter 1 or more."))],

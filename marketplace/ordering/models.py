@@ -47,9 +47,13 @@ class Order(Base):
     delivery_date: Mapped[date | None] = mapped_column(Date)
     delivery_time: Mapped[time | None] = mapped_column(Time)
     delivery_address: Mapped[str] = mapped_column(Text, default="")
+    #: the district (kecamatan) of the address, checked against the vendor's service area
+    delivery_district: Mapped[str] = mapped_column(String(100), default="")
     headcount: Mapped[int | None] = mapped_column(Integer)
     notes: Mapped[str] = mapped_column(Text, default="")
 
+    #: portions the vendor cooks for this order (quantity x portions per unit), at submission
+    portions: Mapped[int] = mapped_column(Integer, default=0)
     #: rupiah; the sum of the lines at the ordered quantities
     total: Mapped[int] = mapped_column(Money, default=0)
     #: rupiah; the sum of the lines at the received quantities, set at receipt

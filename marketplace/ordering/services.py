@@ -12,9 +12,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from catalog import vendors
 from catalog.db import utcnow
 from catalog.models import Product
 from marketplace.accounts.models import Role, User
@@ -24,6 +25,7 @@ from marketplace.budgets.models import BudgetLine
 from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
 from marketplace.ordering.models import Order, OrderLine
 from marketplace.ordering.states import (
+    ACCEPTED_STATUSES,
     COMMITTED_STATUSES,
     TIMESTAMP_FOR_STATUS,
     OrderAction,
@@ -177,6 +179,7 @@ class CheckoutDetails:
     delivery_time: time
     delivery_address: str
     headcount: int | None = None
+    delivery_district: str = ""
     notes: str = ""
 
 
@@ -222,6 +225,80 @@ def _check_order_can_be_submitted(
                 "An order to one vendor may not exceed the cap of Rp %(cap)s.",
                 cap=f"{rules.order_cap:,}".replace(",", "."),
             )
+        )
+
+
+def order_portions(order: Order) -> int:
+    return sum(line.quantity * line.product.portions_per_unit for line in order.lines)
+
+
+def booked_portions(session: Session, vendor_id: int, day: date, exclude_order_id: int) -> int:
+    """Portions the vendor has already accepted for delivery on `day`."""
+    return (
+        session.scalar(
+            select(func.coalesce(func.sum(Order.portions), 0)).where(
+                Order.vendor_id == vendor_id,
+                Order.delivery_date == day,
+                Order.status.in_(ACCEPTED_STATUSES),
+                Order.id != exclude_order_id,
+            )
+        )
+        or 0
+    )
+
+
+def check_vendor_can_deliver(
+    session: Session, order: Order, details: CheckoutDetails, now: datetime
+) -> None:
+    """The vendor's service area, closed days, order cut-off and daily portion capacity."""
+    vendor = order.vendor
+    name = vendor.trading_name
+    if not vendors.serves_district(vendor, details.delivery_district):
+        raise DomainError(
+            _l(
+                "%(vendor)s does not deliver to %(district)s.",
+                vendor=name,
+                district=details.delivery_district.strip(),
+            ),
+            field="delivery_district",
+        )
+    if vendors.is_closed_on(vendor, details.delivery_date):
+        raise DomainError(
+            _l("%(vendor)s is closed on that day; choose another date or vendor.", vendor=name),
+            field="delivery_date",
+        )
+    local_now = now.astimezone(JAKARTA)
+    if vendor.order_cutoff is not None:
+        latest_day_for_today = local_now.date() + timedelta(days=1)
+        if details.delivery_date <= latest_day_for_today and (
+            details.delivery_date <= local_now.date() or local_now.time() >= vendor.order_cutoff
+        ):
+            raise DomainError(
+                _l(
+                    "%(vendor)s takes orders for the next day until %(time)s.",
+                    vendor=name,
+                    time=vendor.order_cutoff.strftime("%H:%M"),
+                ),
+                field="delivery_date",
+            )
+    check_capacity(session, order, details.delivery_date)
+
+
+def check_capacity(session: Session, order: Order, day: date) -> None:
+    limit = order.vendor.max_portions_per_day
+    if limit is None:
+        return
+    booked = booked_portions(session, order.vendor_id, day, order.id)
+    if booked + order_portions(order) > limit:
+        raise DomainError(
+            _l(
+                "%(vendor)s can make %(left)d more portions on that day; this order needs "
+                "%(needed)d.",
+                vendor=order.vendor.trading_name,
+                left=max(limit - booked, 0),
+                needed=order_portions(order),
+            ),
+            field="delivery_date",
         )
 
 
@@ -300,6 +377,10 @@ def checkout(
         raise DomainError(_l("Enter the activity name."), field="activity_name")
     if not details.delivery_address.strip():
         raise DomainError(_l("Enter the delivery address."), field="delivery_address")
+    if not details.delivery_district.strip():
+        raise DomainError(
+            _l("Enter the district of the delivery address."), field="delivery_district"
+        )
     if details.headcount is not None and details.headcount < 0:
         raise DomainError(_l("The headcount cannot be negative."), field="headcount")
     if _delivery_moment(details) <= now:
@@ -335,6 +416,7 @@ def checkout(
             order_line.unit = order_line.product.unit
         order.recompute_total()
         _check_order_can_be_submitted(order, details, rules, now)
+        check_vendor_can_deliver(session, order, details, now)
         order.number = f"EO-{now.astimezone(JAKARTA).year}-{order.id:06d}"
         order.request_number = request_number
         order.budget_line_id = line.id
@@ -342,6 +424,8 @@ def checkout(
         order.delivery_date = details.delivery_date
         order.delivery_time = details.delivery_time
         order.delivery_address = details.delivery_address.strip()
+        order.delivery_district = " ".join(details.delivery_district.split()).title()
+        order.portions = order_portions(order)
         order.headcount = details.headcount
         order.notes = details.notes.strip()
         order.needs_second_approval = order.total > rules.second_approval_threshold
@@ -413,6 +497,8 @@ def cancel_order(session: Session, actor: User, order: Order, reason: str = "") 
 def accept_order(session: Session, actor: User, order: Order) -> Order:
     order = _lock(session, order)
     _require(actor, order, OrderAction.ACCEPT)
+    if order.delivery_date is not None:  # orders accepted since submission count too
+        check_capacity(session, order, order.delivery_date)
     _transition(session, order, OrderAction.ACCEPT, actor)
     return order
 

@@ -128,6 +128,11 @@ TIMESTAMP_FOR_STATUS = {
 #: statuses in which the order's total is encumbered on its budget line
 COMMITTED_STATUSES = frozenset({S.SUBMITTED, S.APPROVED, S.ACCEPTED, S.DELIVERED, S.DISPUTED})
 
+#: statuses of an order the vendor has accepted (it counts against the day's capacity)
+ACCEPTED_STATUSES = frozenset(
+    {S.ACCEPTED, S.DELIVERED, S.RECEIVED, S.PAID, S.RECONCILED, S.DISPUTED}
+)
+
 del S, A
 
 

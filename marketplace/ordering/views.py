@@ -112,6 +112,7 @@ def cart():  # type: ignore[no-untyped-def]
             delivery_time=form.delivery_time.data,
             delivery_address=form.delivery_address.data or "",
             headcount=form.headcount.data,
+            delivery_district=form.delivery_district.data or "",
             notes=form.notes.data or "",
         )
         try:

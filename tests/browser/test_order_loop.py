@@ -22,7 +22,7 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
     # The vendor lists a new product.
     vendor = person(world.vendor_owner.email, PASSWORD)
     vendor.goto("/vendor/")
-    vendor.get_by_role("link", name="Tambah produk").click()
+    vendor.get_by_role("link", name="Tambah produk").first.click()
     vendor.get_by_label("Nama produk", exact=True).fill("Nasi Box Ayam Betutu")
     vendor.get_by_label("Kategori", exact=True).select_option(label=category.name_id)
     vendor.get_by_label("Satuan", exact=True).select_option(label="kotak")
@@ -51,6 +51,7 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
     expect(requester.get_by_text("Rp 1.260.000").first).to_be_visible()
     requester.get_by_label("Kegiatan", exact=True).fill("Rapat koordinasi kesiapsiagaan banjir")
     requester.get_by_label("Jumlah orang (pax)", exact=True).fill("30")
+    requester.get_by_label("Kecamatan", exact=True).fill("Menteng")
     requester.get_by_role("button", name="Ajukan untuk persetujuan").click()
     expect(requester.get_by_role("status")).to_contain_text("Anggaran telah terikat")
     expect(requester.locator(".badge")).to_have_text("Menunggu persetujuan")

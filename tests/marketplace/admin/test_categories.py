@@ -6,8 +6,13 @@ from catalog.models import Category
 
 
 def form(**overrides):
-    data = {"name_id": "Nasi Box Premium", "name_en": "Premium rice box", "slug": "nasi-box-premium",
-            "parent_id": 0, "position": 1}
+    data = {
+        "name_id": "Nasi Box Premium",
+        "name_en": "Premium rice box",
+        "slug": "nasi-box-premium",
+        "parent_id": 0,
+        "position": 1,
+    }
     data.update(overrides)
     return data
 
@@ -32,8 +37,10 @@ def test_bad_slugs_duplicates_and_loops_are_refused(client, db, login, world):
     assert client.post("/admin/categories", data=form(slug=parent.slug)).status_code == 400
     client.post("/admin/categories", data=form(parent_id=parent.id))
     child = db.scalar(select(Category).where(Category.slug == "nasi-box-premium"))
-    looped = client.post(f"/admin/categories/{parent.id}",
-                         data=form(slug=parent.slug, name_id=parent.name_id, parent_id=child.id))
+    looped = client.post(
+        f"/admin/categories/{parent.id}",
+        data=form(slug=parent.slug, name_id=parent.name_id, parent_id=child.id),
+    )
     assert looped.status_code == 400
     db.refresh(parent)
     assert parent.parent_id is None

@@ -305,3 +305,76 @@ def test_dispute_resolution_by_the_curator(db, world):
     assert order.status is OrderStatus.RECEIVED
     assert order.received_total == 5 * 35_000
     assert_line_matches_ledger(db, world.line)
+
+
+def checkout_of(db, world, quantity=10, **details):
+    ordering.add_to_cart(db, world.requester, world.product, quantity)
+    cart = ordering.cart_orders(db, world.requester)
+    return ordering.checkout(
+        db, world.requester, [o.id for o in cart], details_for(world.line, **details), world.rules
+    )
+
+
+def test_delivery_outside_the_service_area_is_refused(db, world):
+    with pytest.raises(DomainError, match="does not deliver to Cakung") as info:
+        checkout_of(db, world, delivery_district="Cakung")
+    assert info.value.field == "delivery_district"
+    [order] = checkout_of(db, world, delivery_district="  menteng ")
+    assert order.delivery_district == "Menteng"
+
+
+def test_closed_days_are_refused(db, world):
+    from catalog.models import VendorClosedDay
+
+    day = details_for(world.line).delivery_date
+    world.vendor.closed_days.append(VendorClosedDay(day=day, reason="Lebaran"))
+    db.flush()
+    with pytest.raises(DomainError, match="closed on that day"):
+        checkout_of(db, world)
+
+
+def test_order_cut_off_for_the_next_day(db, world):
+    from datetime import datetime, time
+
+    from marketplace.ordering.services import JAKARTA
+
+    world.vendor.order_cutoff = time(15, 0)
+    world.product.lead_time_hours = 0
+    db.flush()
+    ordering.add_to_cart(db, world.requester, world.product, 5)
+    ids = [o.id for o in ordering.cart_orders(db, world.requester)]
+    late = datetime(2026, 12, 1, 16, 0, tzinfo=JAKARTA)
+    tomorrow = details_for(world.line)
+    tomorrow = type(tomorrow)(
+        **{**tomorrow.__dict__, "delivery_date": late.date() + timedelta(days=1)}
+    )
+    with pytest.raises(DomainError, match="until 15:00"):
+        ordering.checkout(db, world.requester, ids, tomorrow, world.rules, now=late)
+    early = late.replace(hour=14)
+    [order] = ordering.checkout(db, world.requester, ids, tomorrow, world.rules, now=early)
+    assert order.status is OrderStatus.SUBMITTED
+
+
+def test_daily_capacity_counts_accepted_orders(db, world):
+    world.vendor.max_portions_per_day = 25
+    world.product.portions_per_unit = 1
+    db.flush()
+    first = world.order_in(db, "accepted", quantity=20)
+    assert first.portions == 20
+    with pytest.raises(DomainError, match="5 more portions"):
+        checkout_of(db, world, quantity=6)
+    [cart] = ordering.cart_orders(db, world.requester)
+    ordering.set_cart_quantity(db, world.requester, cart.lines[0].id, 5)
+    [fits] = ordering.checkout(db, world.requester, [cart.id], details_for(world.line), world.rules)
+    assert fits.status is OrderStatus.SUBMITTED
+
+
+def test_accepting_rechecks_capacity(db, world):
+    world.vendor.max_portions_per_day = 25
+    db.flush()
+    a = world.order_in(db, "approved", quantity=15)
+    b = world.order_in(db, "approved", quantity=15)
+    ordering.accept_order(db, world.vendor_owner, a)
+    with pytest.raises(DomainError, match="10 more portions"):
+        ordering.accept_order(db, world.vendor_owner, b)
+    assert b.status is OrderStatus.APPROVED

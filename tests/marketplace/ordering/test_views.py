@@ -18,6 +18,7 @@ def checkout_form(world, cart_ids, days=3, **overrides):
         "delivery_time": delivery_time.strftime("%H:%M"),
         "delivery_address": "Jl. Kebon Sirih No. 22",
         "headcount": "30",
+        "delivery_district": "menteng",
     }
     data.update(overrides)
     return data
