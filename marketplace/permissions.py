@@ -13,7 +13,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.VENDOR_STAFF: frozenset({"listing:manage", "order:fulfil", "order:view"}),
     Role.REQUESTER: frozenset({"order:submit", "order:view", "budget:view"}),
     Role.APPROVER: frozenset({"order:approve", "order:receive", "order:view", "budget:view"}),
-    Role.BUDGET_HOLDER: frozenset({"order:approve_second", "order:view", "budget:view"}),
+    Role.BUDGET_HOLDER: frozenset(
+        {"order:approve_second", "order:view", "budget:view", "budget:manage"}
+    ),
     Role.TREASURER: frozenset({"order:pay", "order:view", "budget:view"}),
     Role.FINANCE: frozenset({"order:reconcile", "order:view", "budget:view"}),
     Role.CURATOR: frozenset(

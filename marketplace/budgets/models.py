@@ -42,7 +42,10 @@ class BudgetLine(Base):
     committed: Mapped[int] = mapped_column(Money, default=0)
     #: rupiah spent on received orders
     spent: Mapped[int] = mapped_column(Money, default=0)
+    #: a frozen line takes no new commitments until it is unfrozen
     frozen: Mapped[bool] = mapped_column(default=False)
+    #: set when the agency closes the fiscal year; a closed line never changes again
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     agency: Mapped[Agency] = relationship()
@@ -54,6 +57,7 @@ class BudgetLine(Base):
 
 class EntryKind(StrEnum):
     ALLOCATE = "allocate"
+    REDUCE = "reduce"
     COMMIT = "commit"
     RELEASE = "release"
     SPEND = "spend"
@@ -63,6 +67,7 @@ class EntryKind(StrEnum):
         return str(
             {
                 "allocate": _l("Allocation"),
+                "reduce": _l("Allocation reduced"),
                 "commit": _l("Commitment"),
                 "release": _l("Release"),
                 "spend": _l("Spending"),

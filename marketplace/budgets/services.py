@@ -7,6 +7,9 @@ line below zero.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
@@ -15,7 +18,8 @@ from catalog.db import utcnow
 from marketplace.accounts.models import Role, User
 from marketplace.audit.services import record_event
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
-from marketplace.errors import DomainError, InsufficientBudget, NotFound
+from marketplace.errors import Conflict, DomainError, InsufficientBudget, NotFound, PermissionDenied
+from marketplace.permissions import has_permission
 
 
 def _positive(amount: int) -> None:
@@ -107,7 +111,8 @@ def commit(
         EntryKind.COMMIT,
         amount,
         (BudgetLine.allocation - BudgetLine.committed - BudgetLine.spent >= amount)
-        & (BudgetLine.frozen.is_(False)),
+        & (BudgetLine.frozen.is_(False))
+        & (BudgetLine.closed_at.is_(None)),
         {"committed": BudgetLine.committed + amount},
         actor=actor,
         order_id=order_id,
@@ -183,7 +188,11 @@ def chargeable_lines(session: Session, agency_id: int) -> list[BudgetLine]:
     return list(
         session.scalars(
             select(BudgetLine)
-            .where(BudgetLine.agency_id == agency_id, BudgetLine.frozen.is_(False))
+            .where(
+                BudgetLine.agency_id == agency_id,
+                BudgetLine.frozen.is_(False),
+                BudgetLine.closed_at.is_(None),
+            )
             .order_by(BudgetLine.fiscal_year.desc(), BudgetLine.account_code)
         )
     )
@@ -204,3 +213,200 @@ def ledger(session: Session, line: BudgetLine) -> list[BudgetEntry]:
             .order_by(BudgetEntry.created_at, BudgetEntry.id)
         )
     )
+
+
+def reduce_allocation(
+    session: Session, line: BudgetLine, amount: int, *, actor: User | None, reason: str
+) -> BudgetEntry:
+    """Lower the allocation; never below what is already committed or spent."""
+    return _move(
+        session,
+        line,
+        EntryKind.REDUCE,
+        amount,
+        BudgetLine.allocation - BudgetLine.committed - BudgetLine.spent >= amount,
+        {"allocation": BudgetLine.allocation - amount},
+        actor=actor,
+        order_id=None,
+        reason=reason,
+    )
+
+
+# Managing lines (the budget holder) -------------------------------------------------
+
+ACCOUNT_CODE = re.compile(r"^\d(\.\d{1,2}){4}\.\d{4}$")
+
+
+def can_manage_budgets(user: User, agency_id: int) -> bool:
+    return has_permission(user, "budget:manage", agency_id=agency_id)
+
+
+def _require_manager(user: User, line_or_agency_id: BudgetLine | int) -> int:
+    agency_id = (
+        line_or_agency_id.agency_id
+        if isinstance(line_or_agency_id, BudgetLine)
+        else line_or_agency_id
+    )
+    if not can_manage_budgets(user, agency_id):
+        raise PermissionDenied(_l("Only the agency's budget holder manages its budget lines."))
+    return agency_id
+
+
+def require_open(line: BudgetLine) -> None:
+    if line.closed_at is not None:
+        raise Conflict(_l("The fiscal year of this line is closed; it can no longer change."))
+
+
+@dataclass(frozen=True)
+class NewBudgetLine:
+    account_code: str
+    name: str
+    activity: str
+    fiscal_year: int
+    allocation: int
+
+
+def create_line(session: Session, actor: User, agency_id: int, data: NewBudgetLine) -> BudgetLine:
+    _require_manager(actor, agency_id)
+    code = data.account_code.strip()
+    if not ACCOUNT_CODE.fullmatch(code):
+        raise DomainError(
+            _l("Write the account code as in the DPA, e.g. 5.1.02.01.01.0052."),
+            field="account_code",
+        )
+    if not data.name.strip():
+        raise DomainError(_l("This field is required."), field="name")
+    if not 2000 <= data.fiscal_year <= 2100:
+        raise DomainError(_l("Enter a fiscal year such as 2026."), field="fiscal_year")
+    if session.scalar(
+        select(BudgetLine.id).where(
+            BudgetLine.agency_id == agency_id,
+            BudgetLine.fiscal_year == data.fiscal_year,
+            BudgetLine.account_code == code,
+        )
+    ):
+        raise Conflict(
+            _l("This account code already has a line for that year."), field="account_code"
+        )
+    if session.scalar(
+        select(BudgetLine.id).where(
+            BudgetLine.agency_id == agency_id,
+            BudgetLine.fiscal_year == data.fiscal_year,
+            BudgetLine.closed_at.is_not(None),
+        )
+    ):
+        raise Conflict(_l("That fiscal year is closed."), field="fiscal_year")
+    line = BudgetLine(
+        agency_id=agency_id,
+        fiscal_year=data.fiscal_year,
+        account_code=code,
+        name=data.name.strip(),
+        activity=data.activity.strip(),
+    )
+    session.add(line)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "budget.create_line",
+        "budget_line",
+        line.id,
+        after={"account_code": code, "fiscal_year": data.fiscal_year},
+        agency_id=agency_id,
+    )
+    if data.allocation:
+        allocate(session, line, data.allocation, actor=actor, reason="DPA")
+    return line
+
+
+def change_allocation(
+    session: Session, actor: User, line: BudgetLine, new_allocation: int, reason: str
+) -> BudgetEntry:
+    """Move the allocation to `new_allocation` by a ledger row with the reason (DPA change)."""
+    _require_manager(actor, line)
+    require_open(line)
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(
+            _l("Give the reason for the change (e.g. the DPA amendment)."), field="reason"
+        )
+    if (
+        isinstance(new_allocation, bool)
+        or not isinstance(new_allocation, int)
+        or new_allocation < 0
+    ):
+        raise DomainError(
+            _l("The allocation must be a whole number of rupiah."), field="allocation"
+        )
+    difference = new_allocation - line.allocation
+    if difference == 0:
+        raise DomainError(_l("The allocation is already this amount."), field="allocation")
+    if difference > 0:
+        return allocate(session, line, difference, actor=actor, reason=reason)
+    if -difference > line.available:
+        raise InsufficientBudget(
+            _l(
+                "The allocation cannot go below what is committed and spent (%(used)s).",
+                used=f"Rp {line.committed + line.spent:,}".replace(",", "."),
+            ),
+            field="allocation",
+        )
+    return reduce_allocation(session, line, -difference, actor=actor, reason=reason)
+
+
+def set_frozen(session: Session, actor: User, line: BudgetLine, frozen: bool) -> None:
+    _require_manager(actor, line)
+    require_open(line)
+    if line.frozen == frozen:
+        return
+    line.frozen = frozen
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "budget.freeze" if frozen else "budget.unfreeze",
+        "budget_line",
+        line.id,
+        before={"frozen": not frozen},
+        after={"frozen": frozen},
+        agency_id=line.agency_id,
+    )
+
+
+def close_fiscal_year(session: Session, actor: User, agency_id: int, year: int) -> list[BudgetLine]:
+    """Close every line of the agency for `year`. Refused while orders still hold money."""
+    _require_manager(actor, agency_id)
+    lines = list(
+        session.scalars(
+            select(BudgetLine).where(
+                BudgetLine.agency_id == agency_id,
+                BudgetLine.fiscal_year == year,
+                BudgetLine.closed_at.is_(None),
+            )
+        )
+    )
+    if not lines:
+        raise Conflict(_l("There is no open line for that year."))
+    open_commitments = [line.account_code for line in lines if line.committed]
+    if open_commitments:
+        raise Conflict(
+            _l(
+                "Orders still hold committed money on %(codes)s; finish or cancel them first.",
+                codes=", ".join(open_commitments),
+            )
+        )
+    now = utcnow()
+    for line in lines:
+        line.closed_at = now
+        line.frozen = True
+        record_event(
+            session,
+            actor,
+            "budget.close_year",
+            "budget_line",
+            line.id,
+            after={"fiscal_year": year, "allocation": line.allocation, "spent": line.spent},
+            agency_id=agency_id,
+        )
+    session.flush()
+    return lines

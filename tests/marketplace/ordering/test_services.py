@@ -37,7 +37,7 @@ def ledger_sums(db, line):
 def assert_line_matches_ledger(db, line):
     db.refresh(line)
     sums = ledger_sums(db, line)
-    assert line.allocation == sums[EntryKind.ALLOCATE]
+    assert line.allocation == sums[EntryKind.ALLOCATE] - sums[EntryKind.REDUCE]
     assert (
         line.committed == sums[EntryKind.COMMIT] - sums[EntryKind.RELEASE] - sums[EntryKind.SPEND]
     )
