@@ -13,6 +13,7 @@ from catalog.models import (
 from marketplace.accounts.models import Agency, Membership, User
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, BudgetLine
+from marketplace.ordering.caps import PaxPriceCap
 from marketplace.ordering.models import Order, OrderLine
 
 metadata = Base.metadata
@@ -27,6 +28,7 @@ __all__ = [
     "Membership",
     "Order",
     "OrderLine",
+    "PaxPriceCap",
     "PriceChange",
     "Product",
     "ProductPhoto",

@@ -41,6 +41,8 @@ class Config:
 
     #: rupiah; orders above it also need the budget holder's approval
     SECOND_APPROVAL_THRESHOLD = _int_env("EORDER_SECOND_APPROVAL_THRESHOLD", 10_000_000)
+    #: rupiah; one agency's orders to one vendor for one day above it are flagged as split
+    SPLIT_PURCHASE_THRESHOLD = _int_env("EORDER_SPLIT_PURCHASE_THRESHOLD", 10_000_000)
     #: rupiah; no single order may exceed it
     ORDER_CAP = _int_env("EORDER_ORDER_CAP", 50_000_000)
     #: days after receipt by which the vendor can expect payment

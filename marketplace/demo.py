@@ -143,6 +143,7 @@ def seed(session: Session, config: Mapping[str, Any]) -> None:
     rules = OrderRules(
         order_cap=config["ORDER_CAP"],
         second_approval_threshold=config["SECOND_APPROVAL_THRESHOLD"],
+        split_purchase_threshold=config["SPLIT_PURCHASE_THRESHOLD"],
     )
     _Seeder(session, rules, utcnow()).run()
 

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from catalog.db import Base, UTCDateTime, utcnow
+from catalog.db import Base, Money, UTCDateTime, utcnow
 from catalog.models import Vendor, enum_column
 
 
@@ -68,6 +68,11 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(300), default="")
     city: Mapped[str] = mapped_column(String(100), default="")
+    #: rupiah above which the budget holder approves too; None means the province default
+    second_approval_threshold: Mapped[int | None] = mapped_column(Money)
+    #: rupiah; orders to one vendor for one day adding up beyond it are flagged as a
+    #: possible split purchase; None means the province default
+    split_purchase_threshold: Mapped[int | None] = mapped_column(Money)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -11,9 +12,10 @@ from sqlalchemy.orm import Session
 from catalog import documents
 from catalog import services as catalog
 from catalog.models import Category, DocumentStatus, Product, VendorDocument
-from marketplace.accounts.models import User
+from marketplace.accounts.models import Agency, User
 from marketplace.audit.services import record_event
 from marketplace.errors import Conflict, DomainError, PermissionDenied
+from marketplace.ordering.caps import PaxPriceCap
 from marketplace.permissions import has_permission
 
 
@@ -136,3 +138,113 @@ def save_category(
         },
     )
     return saved
+
+
+@dataclass(frozen=True)
+class AgencyData:
+    code: str
+    name: str
+    address: str
+    city: str
+    second_approval_threshold: int | None
+    split_purchase_threshold: int | None
+
+
+def save_agency(
+    session: Session, curator: User, data: AgencyData, agency: Agency | None = None
+) -> Agency:
+    """Create or change an agency and its approval rules (thresholds in rupiah)."""
+    if not has_permission(curator, "user:manage"):
+        raise PermissionDenied(_l("Only a curator manages agencies."))
+    code, name = data.code.strip(), data.name.strip()
+    if not code or not name:
+        raise DomainError(
+            _l("Give the agency's code and name."), field="code" if not code else "name"
+        )
+    clash = session.scalar(select(Agency.id).where(Agency.code == code))
+    if clash is not None and (agency is None or clash != agency.id):
+        raise Conflict(_l("Another agency already has this code."), field="code")
+    for field in ("second_approval_threshold", "split_purchase_threshold"):
+        value = getattr(data, field)
+        if value is not None and value <= 0:
+            raise DomainError(
+                _l("A threshold must be more than Rp 0, or empty for the default."), field=field
+            )
+    before = (
+        None
+        if agency is None
+        else {
+            "second_approval_threshold": agency.second_approval_threshold,
+            "split_purchase_threshold": agency.split_purchase_threshold,
+        }
+    )
+    if agency is None:
+        agency = Agency()
+        session.add(agency)
+    agency.code, agency.name = code, name
+    agency.address, agency.city = data.address.strip(), data.city.strip()
+    agency.second_approval_threshold = data.second_approval_threshold
+    agency.split_purchase_threshold = data.split_purchase_threshold
+    session.flush()
+    record_event(
+        session,
+        curator,
+        "agency.save",
+        "agency",
+        agency.id,
+        before=before,
+        after={
+            "code": code,
+            "second_approval_threshold": agency.second_approval_threshold,
+            "split_purchase_threshold": agency.split_purchase_threshold,
+        },
+        agency_id=agency.id,
+    )
+    return agency
+
+
+def set_unit_cost(
+    session: Session,
+    curator: User,
+    category_id: int,
+    agency_id: int | None,
+    max_per_pax: int | None,
+) -> None:
+    """Set (or with None remove) the standard unit cost of a category, province-wide or for
+    one agency."""
+    _require_curator(curator)
+    if session.get(Category, category_id) is None:
+        raise DomainError(_l("Choose a category."), field="category_id")
+    if agency_id is not None and session.get(Agency, agency_id) is None:
+        raise DomainError(_l("Choose an agency."), field="agency_id")
+    if max_per_pax is not None and max_per_pax <= 0:
+        raise DomainError(_l("The cost per person must be more than Rp 0."), field="max_per_pax")
+    cap = session.scalar(
+        select(PaxPriceCap).where(
+            PaxPriceCap.category_id == category_id,
+            PaxPriceCap.agency_id.is_(None)
+            if agency_id is None
+            else PaxPriceCap.agency_id == agency_id,
+        )
+    )
+    before = None if cap is None else {"max_per_pax": cap.max_per_pax}
+    if max_per_pax is None:
+        if cap is not None:
+            session.delete(cap)
+    elif cap is None:
+        session.add(
+            PaxPriceCap(category_id=category_id, agency_id=agency_id, max_per_pax=max_per_pax)
+        )
+    else:
+        cap.max_per_pax = max_per_pax
+    session.flush()
+    record_event(
+        session,
+        curator,
+        "unit_cost.set",
+        "category",
+        category_id,
+        before=before,
+        after={"agency_id": agency_id, "max_per_pax": max_per_pax},
+        agency_id=agency_id,
+    )

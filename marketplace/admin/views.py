@@ -14,12 +14,13 @@ from marketplace.accounts import services as accounts
 from marketplace.accounts.forms import StaffUserForm
 from marketplace.accounts.models import AGENCY_ROLES, PROVINCE_ROLES, Agency, Role, User
 from marketplace.admin import services
-from marketplace.admin.forms import CategoryForm
+from marketplace.admin.forms import AgencyForm, CategoryForm, UnitCostForm
 from marketplace.db import get_session
 from marketplace.errors import DomainError, NotFound
 from marketplace.i18n import current_locale
+from marketplace.ordering.caps import PaxPriceCap
 from marketplace.ordering.forms import ReasonForm
-from marketplace.web import permission_required, show_error, today_in_jakarta
+from marketplace.web import order_rules, permission_required, show_error, today_in_jakarta
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -216,3 +217,75 @@ def categories(category_id: int | None = None):  # type: ignore[no-untyped-def]
             return redirect(url_for("admin.categories"))
     status = 400 if request.method == "POST" else 200
     return render_template("admin/categories.html", form=form, tree=tree, category=category), status
+
+
+@bp.route("/agencies", methods=["GET", "POST"])
+@bp.route("/agencies/<int:agency_id>", methods=["GET", "POST"])
+@permission_required("user:manage")
+def agencies(agency_id: int | None = None):  # type: ignore[no-untyped-def]
+    db = get_session()
+    agency = db.get(Agency, agency_id) if agency_id else None
+    if agency_id and agency is None:
+        raise NotFound(_("No such agency."))
+    form = AgencyForm(obj=agency if request.method == "GET" else None)
+    if form.validate_on_submit():
+        data = services.AgencyData(
+            code=form.code.data or "",
+            name=form.name.data or "",
+            address=form.address.data or "",
+            city=form.city.data or "",
+            second_approval_threshold=form.second_approval_threshold.data,
+            split_purchase_threshold=form.split_purchase_threshold.data,
+        )
+        try:
+            saved = services.save_agency(db, current_user, data, agency)
+        except DomainError as error:
+            db.rollback()
+            show_error(form, error)
+        else:
+            db.commit()
+            flash(_("%(name)s is saved.", name=saved.name), "success")
+            return redirect(url_for("admin.agencies"))
+    status = 400 if request.method == "POST" else 200
+    rows = list(db.scalars(select(Agency).order_by(Agency.name)))
+    return render_template(
+        "admin/agencies.html",
+        form=form,
+        agency=agency,
+        agencies=rows,
+        defaults=order_rules(),
+    ), status
+
+
+@bp.route("/unit-costs", methods=["GET", "POST"])
+@permission_required("catalog:curate")
+def unit_costs():  # type: ignore[no-untyped-def]
+    db = get_session()
+    form = UnitCostForm()
+    form.category_id.choices = [
+        (c.id, "— " * depth + c.name_for(current_locale())) for c, depth in category_tree(db)
+    ]
+    form.agency_id.choices = [(0, _("Every agency (province standard)"))] + [
+        (a.id, a.name) for a in db.scalars(select(Agency).order_by(Agency.name))
+    ]
+    if form.validate_on_submit():
+        try:
+            services.set_unit_cost(
+                db,
+                current_user,
+                form.category_id.data,
+                form.agency_id.data or None,
+                form.max_per_pax.data,
+            )
+        except DomainError as error:
+            db.rollback()
+            show_error(form, error)
+        else:
+            db.commit()
+            flash(_("The standard unit cost is saved."), "success")
+            return redirect(url_for("admin.unit_costs"))
+    status = 400 if request.method == "POST" else 200
+    caps = list(
+        db.scalars(select(PaxPriceCap).order_by(PaxPriceCap.category_id, PaxPriceCap.agency_id))
+    )
+    return render_template("admin/unit_costs.html", form=form, caps=caps), status

@@ -45,6 +45,11 @@ class CheckoutForm(FlaskForm):
         validators=[Optional(), NumberRange(min=1, max=100_000, message=_l("Enter 1 or more."))],
     )
     notes = TextAreaField(_l("Notes for the vendor"), validators=[Optional(), Length(max=1000)])
+    justification = TextAreaField(
+        _l("Justification (only when above the standard unit cost)"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("Why this activity needs food above the standard cost per person."),
+    )
 
 
 class ReasonForm(FlaskForm):

@@ -59,6 +59,10 @@ class Order(Base):
     #: rupiah; the sum of the lines at the received quantities, set at receipt
     received_total: Mapped[int | None] = mapped_column(Money)
     needs_second_approval: Mapped[bool] = mapped_column(default=False)
+    #: the agency's orders to this vendor for this day add up beyond the split threshold
+    possible_split: Mapped[bool] = mapped_column(default=False)
+    #: why a line costs more per person than the standard unit cost of its category
+    justification: Mapped[str] = mapped_column(Text, default="")
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     second_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

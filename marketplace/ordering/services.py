@@ -23,6 +23,7 @@ from marketplace.audit.services import record_event
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
 from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
+from marketplace.ordering.caps import caps_for
 from marketplace.ordering.models import Order, OrderLine
 from marketplace.ordering.states import (
     ACCEPTED_STATUSES,
@@ -44,6 +45,7 @@ class OrderRules:
 
     order_cap: int = 50_000_000
     second_approval_threshold: int = 10_000_000
+    split_purchase_threshold: int = 10_000_000
     acceptance_working_days: int = 3
 
 
@@ -180,6 +182,8 @@ class CheckoutDetails:
     delivery_address: str
     headcount: int | None = None
     delivery_district: str = ""
+    #: required when a line costs more per person than its category's standard unit cost
+    justification: str = ""
     notes: str = ""
 
 
@@ -226,6 +230,64 @@ def _check_order_can_be_submitted(
                 cap=f"{rules.order_cap:,}".replace(",", "."),
             )
         )
+
+
+def lines_over_unit_cost(session: Session, order: Order) -> list[tuple[OrderLine, int]]:
+    """Lines whose price per person exceeds their category's standard unit cost, with the cap."""
+    caps = caps_for(session, order.agency_id)
+    over = []
+    for line in order.lines:
+        cap = caps.get(line.product.category_id)
+        # price per person > cap, in whole rupiah: unit price > cap x people fed per unit
+        if cap is not None and line.unit_price > cap * line.product.portions_per_unit:
+            over.append((line, cap))
+    return over
+
+
+def check_standard_unit_costs(session: Session, order: Order) -> None:
+    over = lines_over_unit_cost(session, order)
+    if over and not order.justification:
+        names = ", ".join(
+            f"{line.product_name} (max Rp {cap:,}/pax)".replace(",", ".") for line, cap in over
+        )
+        raise DomainError(
+            _l(
+                "These cost more per person than the standard unit cost: %(lines)s. "
+                "Write a justification for the approver.",
+                lines=names,
+            ),
+            field="justification",
+        )
+
+
+#: statuses of orders that count towards a possible split purchase
+_LIVE_STATUSES = frozenset(OrderStatus) - {
+    OrderStatus.CART,
+    OrderStatus.REJECTED,
+    OrderStatus.DECLINED,
+    OrderStatus.EXPIRED,
+    OrderStatus.CANCELLED,
+}
+
+
+def flag_possible_split(session: Session, order: Order, rules: OrderRules) -> None:
+    """Flag (not block) several orders by one agency to one vendor for one day that together
+    cross the threshold: the approver should check they are not one purchase split up."""
+    threshold = order.agency.split_purchase_threshold or rules.split_purchase_threshold
+    siblings = list(
+        session.scalars(
+            select(Order).where(
+                Order.agency_id == order.agency_id,
+                Order.vendor_id == order.vendor_id,
+                Order.delivery_date == order.delivery_date,
+                Order.status.in_(_LIVE_STATUSES),
+            )
+        )
+    )
+    if len(siblings) > 1 and sum(o.total for o in siblings) > threshold:
+        for sibling in siblings:
+            sibling.possible_split = True
+        session.flush()
 
 
 def order_portions(order: Order) -> int:
@@ -428,9 +490,13 @@ def checkout(
         order.portions = order_portions(order)
         order.headcount = details.headcount
         order.notes = details.notes.strip()
-        order.needs_second_approval = order.total > rules.second_approval_threshold
+        threshold = order.agency.second_approval_threshold or rules.second_approval_threshold
+        order.needs_second_approval = order.total > threshold
+        order.justification = details.justification.strip()
+        check_standard_unit_costs(session, order)
         ledger.commit(session, line, order.total, actor=user, order_id=order.id)
         _transition(session, order, OrderAction.SUBMIT, user)
+        flag_possible_split(session, order, rules)
     return orders
 
 

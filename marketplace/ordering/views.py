@@ -113,6 +113,7 @@ def cart():  # type: ignore[no-untyped-def]
             delivery_address=form.delivery_address.data or "",
             headcount=form.headcount.data,
             delivery_district=form.delivery_district.data or "",
+            justification=form.justification.data or "",
             notes=form.notes.data or "",
         )
         try:

@@ -378,3 +378,44 @@ def test_accepting_rechecks_capacity(db, world):
     with pytest.raises(DomainError, match="10 more portions"):
         ordering.accept_order(db, world.vendor_owner, b)
     assert b.status is OrderStatus.APPROVED
+
+
+def test_agency_threshold_replaces_the_province_default(db, world):
+    world.agency.second_approval_threshold = 300_000
+    db.flush()
+    order = world.submitted_order(db, quantity=10)  # Rp 350.000
+    assert order.needs_second_approval
+
+
+def test_orders_adding_up_beyond_the_split_threshold_are_flagged_not_blocked(db, world):
+    world.rules = OrderRules(split_purchase_threshold=600_000)
+    first = world.submitted_order(db, quantity=10)  # Rp 350.000
+    assert not first.possible_split
+    second = world.submitted_order(db, quantity=10)  # together Rp 700.000, same vendor and day
+    assert second.status is OrderStatus.SUBMITTED
+    assert first.possible_split and second.possible_split
+
+
+def test_above_the_standard_unit_cost_needs_a_justification(db, world):
+    from marketplace.ordering.caps import PaxPriceCap
+
+    db.add(PaxPriceCap(category_id=world.product.category_id, agency_id=None, max_per_pax=30_000))
+    db.flush()
+    with pytest.raises(DomainError, match="standard unit cost") as info:
+        checkout_of(db, world, quantity=2)
+    assert info.value.field == "justification"
+    [cart] = ordering.cart_orders(db, world.requester)
+    [order] = ordering.checkout(db, world.requester, [cart.id],
+                                details_for(world.line, justification="Tamu menteri"), world.rules)
+    assert order.justification == "Tamu menteri"
+
+
+def test_an_agency_unit_cost_replaces_the_province_standard(db, world):
+    from marketplace.ordering.caps import PaxPriceCap
+
+    db.add(PaxPriceCap(category_id=world.product.category_id, agency_id=None, max_per_pax=30_000))
+    db.add(PaxPriceCap(category_id=world.product.category_id, agency_id=world.agency.id,
+                       max_per_pax=40_000))
+    db.flush()
+    [order] = checkout_of(db, world, quantity=2)
+    assert order.justification == ""

@@ -1,0 +1,43 @@
+"""Standard unit costs: the most a category may cost per person, province-wide or per agency."""
+
+from __future__ import annotations
+
+from sqlalchemy import CheckConstraint, ForeignKey, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from catalog.db import Base, Money
+from catalog.models import Category
+from marketplace.accounts.models import Agency
+
+
+class PaxPriceCap(Base):
+    """The standard unit cost (SSH) of a category: rupiah per person. An agency's own cap
+    replaces the province-wide one."""
+
+    __tablename__ = "pax_price_caps"
+    __table_args__ = (
+        UniqueConstraint("category_id", "agency_id", name="uq_pax_price_caps_scope"),
+        CheckConstraint("max_per_pax > 0", name="max_per_pax_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
+    #: rupiah per person
+    max_per_pax: Mapped[int] = mapped_column(Money)
+
+    category: Mapped[Category] = relationship()
+    agency: Mapped[Agency | None] = relationship()
+
+
+def caps_for(session: Session, agency_id: int) -> dict[int, int]:
+    """category id -> rupiah per person, the agency's own cap winning over the province's."""
+    caps: dict[int, int] = {}
+    rows = session.scalars(
+        select(PaxPriceCap).where(
+            (PaxPriceCap.agency_id == agency_id) | PaxPriceCap.agency_id.is_(None)
+        )
+    )
+    for cap in sorted(rows, key=lambda c: c.agency_id is not None):
+        caps[cap.category_id] = cap.max_per_pax
+    return caps
