@@ -56,6 +56,7 @@ PATHS: dict[OrderStatus, tuple[str, ...]] = {
     OrderStatus.RECONCILED: ("approve", "accept", "deliver", "receive", "pay", "reconcile"),
     OrderStatus.DISPUTED: ("approve", "accept", "deliver", "dispute"),
     OrderStatus.REJECTED: ("reject",),
+    OrderStatus.RETURNED: ("return",),
     OrderStatus.DECLINED: ("approve", "decline"),
     OrderStatus.EXPIRED: ("approve", "expire"),
     OrderStatus.CANCELLED: ("cancel",),
@@ -330,6 +331,11 @@ class _Seeder:
 
     def _reject(self, spec: DemoOrder, order: Order) -> None:
         ordering.reject_order(
+            self.session, self._person(spec.agency, "approver"), order, spec.reason
+        )
+
+    def _return(self, spec: DemoOrder, order: Order) -> None:
+        ordering.return_order(
             self.session, self._person(spec.agency, "approver"), order, spec.reason
         )
 

@@ -502,6 +502,9 @@ ORDERS = [
        DISDIK_HALL, 120, notes="Mohon disiapkan 10 porsi vegetarian.",
        second_approval_pending=True),
     # side exits
+    DO("returned", "bpbd", "dapur-bu-sari", (("Nasi Box Ayam Bakar Madu", 40),),
+       "5.1.02.01.01.0052", "Rapat Evaluasi Posko Siaga Banjir", 6, T(12, 0), BPBD_ROOM, 40,
+       reason="Peserta rapat hanya 30 orang; sesuaikan jumlah nasi box."),
     DO("rejected", "disdik", "rm-minang-saiyo", (("Nasi Box Padang Gulai Kakap", 30),),
        "5.1.02.01.01.0053", "Ramah Tamah Purnabakti Staf", 5, T(12, 0), DISDIK_HALL, 30,
        reason="Kegiatan tidak tercantum dalam DPA; gunakan sub kegiatan yang sesuai."),

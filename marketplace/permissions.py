@@ -129,6 +129,8 @@ ACTION_PREDICATES = {
     OrderAction.RESOLVE_CANCEL: can_resolve,
     OrderAction.PAY: can_pay,
     OrderAction.RECONCILE: can_reconcile,
+    OrderAction.RETURN: can_approve,
+    OrderAction.RESUBMIT: can_cancel,
     # Expiry is done by the system's scheduled command, never by a person.
     OrderAction.EXPIRE: lambda user, order: False,
 }

@@ -70,3 +70,12 @@ class CartQuantityForm(FlaskForm):
             NumberRange(min=0, max=100_000, message=_l("Enter a quantity from 0 to 100000.")),
         ],
     )
+
+
+class ChangeOrderForm(FlaskForm):
+    delivery_date = DateField(
+        _l("Delivery date"), validators=[InputRequired(_l("Enter a valid date."))]
+    )
+    delivery_time = TimeField(
+        _l("Delivery time"), validators=[InputRequired(_l("Enter a valid time."))]
+    )

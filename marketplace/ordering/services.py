@@ -170,6 +170,25 @@ def set_cart_quantity(session: Session, user: User, line_id: int, quantity: int)
     session.flush()
 
 
+def repeat_order(session: Session, user: User, order: Order) -> tuple[int, list[str]]:
+    """Put a past order's items back in the user's cart at today's prices.
+
+    Returns how many lines were added and the names of products no longer on sale.
+    """
+    if order.status is OrderStatus.CART or not has_permission(
+        user, "order:submit", agency_id=order.agency_id
+    ):
+        raise PermissionDenied(_l("Only a requester of the agency can repeat its orders."))
+    added, unavailable = 0, []
+    for line in order.lines:
+        if line.product.is_orderable:
+            add_to_cart(session, user, line.product, line.quantity)
+            added += 1
+        else:
+            unavailable.append(line.product_name)
+    return added, unavailable
+
+
 # Checkout ----------------------------------------------------------------------------
 
 
@@ -541,6 +560,97 @@ def _require_reason(reason: str) -> str:
     if not reason:
         raise DomainError(_l("Give a reason."), field="reason")
     return reason
+
+
+def return_order(session: Session, actor: User, order: Order, reason: str) -> Order:
+    """Send the order back to the requester for changes; the budget stays committed."""
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.RETURN)
+    reason = _require_reason(reason)
+    order.approved_by_id = None
+    order.second_approved_by_id = None
+    _transition(session, order, OrderAction.RETURN, actor, reason=reason)
+    return order
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """New quantities per line id (0 removes the line) and a new delivery moment."""
+
+    quantities: dict[int, int]
+    delivery_date: date
+    delivery_time: time
+
+
+def change_order(
+    session: Session,
+    actor: User,
+    order: Order,
+    change: OrderChange,
+    rules: OrderRules,
+    *,
+    now: datetime | None = None,
+) -> Order:
+    """Change quantities or the delivery moment before the vendor accepts.
+
+    The order goes back to approval from the start, and its commitment moves by the
+    difference in one transaction: a rise is committed (or refused when the line cannot
+    cover it), a fall released.
+    """
+    now = now or utcnow()
+    order = _lock(session, order)
+    _require(actor, order, OrderAction.RESUBMIT)
+    if set(change.quantities) != {line.id for line in order.lines}:
+        raise DomainError(_l("Enter a quantity for every line."))
+    for line in list(order.lines):
+        quantity = change.quantities[line.id]
+        if quantity == 0:
+            order.lines.remove(line)
+            continue
+        _check_quantity(quantity)
+        line.quantity = quantity
+    if not order.lines:
+        raise DomainError(_l("Keep at least one item, or cancel the order instead."))
+    old_total = order.total
+    order.recompute_total()
+    details = CheckoutDetails(
+        budget_line_id=order.budget_line_id or 0,
+        activity_name=order.activity_name,
+        delivery_date=change.delivery_date,
+        delivery_time=change.delivery_time,
+        delivery_address=order.delivery_address,
+        headcount=order.headcount,
+        delivery_district=order.delivery_district,
+        justification=order.justification,
+    )
+    if _delivery_moment(details) <= now:
+        raise DomainError(_l("The delivery time must be in the future."), field="delivery_date")
+    order.delivery_date, order.delivery_time = change.delivery_date, change.delivery_time
+    _check_order_can_be_submitted(order, details, rules, now)
+    check_vendor_can_deliver(session, order, details, now)
+    check_standard_unit_costs(session, order)
+    order.portions = order_portions(order)
+    threshold = order.agency.second_approval_threshold or rules.second_approval_threshold
+    order.needs_second_approval = order.total > threshold
+    order.approved_by_id = None
+    order.second_approved_by_id = None
+    budget_line = order.budget_line
+    if budget_line is None:
+        raise DomainError(_l("This order has no budget line."))
+    if order.total > old_total:
+        ledger.commit(session, budget_line, order.total - old_total, actor=actor, order_id=order.id)
+    elif order.total < old_total:
+        ledger.release(
+            session,
+            budget_line,
+            old_total - order.total,
+            actor=actor,
+            order_id=order.id,
+            reason="order changed",
+        )
+    _transition(session, order, OrderAction.RESUBMIT, actor, extra={"previous_total": old_total})
+    flag_possible_split(session, order, rules)
+    return order
 
 
 def reject_order(session: Session, actor: User, order: Order, reason: str) -> Order:

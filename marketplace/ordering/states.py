@@ -23,6 +23,7 @@ class OrderStatus(StrEnum):
     EXPIRED = "expired"
     CANCELLED = "cancelled"
     DISPUTED = "disputed"
+    RETURNED = "returned"
 
     @property
     def label(self) -> str:
@@ -47,6 +48,7 @@ STATUS_LABELS = {
     OrderStatus.EXPIRED: _l("Expired"),
     OrderStatus.CANCELLED: _l("Cancelled"),
     OrderStatus.DISPUTED: _l("Disputed"),
+    OrderStatus.RETURNED: _l("Returned for changes"),
 }
 
 
@@ -65,6 +67,8 @@ class OrderAction(StrEnum):
     RESOLVE_CANCEL = "resolve_cancel"
     PAY = "pay"
     RECONCILE = "reconcile"
+    RETURN = "return"
+    RESUBMIT = "resubmit"
 
     @property
     def label(self) -> str:
@@ -86,6 +90,8 @@ ACTION_LABELS = {
     OrderAction.RESOLVE_CANCEL: _l("Resolve: cancel"),
     OrderAction.PAY: _l("Record payment"),
     OrderAction.RECONCILE: _l("Reconcile"),
+    OrderAction.RETURN: _l("Return for changes"),
+    OrderAction.RESUBMIT: _l("Change and resubmit"),
 }
 
 S, A = OrderStatus, OrderAction
@@ -96,6 +102,11 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderAction], OrderStatus] = {
     (S.SUBMITTED, A.APPROVE): S.APPROVED,
     (S.SUBMITTED, A.REJECT): S.REJECTED,
     (S.SUBMITTED, A.CANCEL): S.CANCELLED,
+    (S.SUBMITTED, A.RETURN): S.RETURNED,
+    (S.SUBMITTED, A.RESUBMIT): S.SUBMITTED,
+    (S.RETURNED, A.RESUBMIT): S.SUBMITTED,
+    (S.RETURNED, A.CANCEL): S.CANCELLED,
+    (S.APPROVED, A.RESUBMIT): S.SUBMITTED,
     (S.APPROVED, A.ACCEPT): S.ACCEPTED,
     (S.APPROVED, A.DECLINE): S.DECLINED,
     (S.APPROVED, A.EXPIRE): S.EXPIRED,
@@ -123,10 +134,13 @@ TIMESTAMP_FOR_STATUS = {
     S.EXPIRED: "expired_at",
     S.CANCELLED: "cancelled_at",
     S.DISPUTED: "disputed_at",
+    S.RETURNED: "returned_at",
 }
 
 #: statuses in which the order's total is encumbered on its budget line
-COMMITTED_STATUSES = frozenset({S.SUBMITTED, S.APPROVED, S.ACCEPTED, S.DELIVERED, S.DISPUTED})
+COMMITTED_STATUSES = frozenset(
+    {S.SUBMITTED, S.RETURNED, S.APPROVED, S.ACCEPTED, S.DELIVERED, S.DISPUTED}
+)
 
 #: statuses of an order the vendor has accepted (it counts against the day's capacity)
 ACCEPTED_STATUSES = frozenset(

@@ -13,11 +13,12 @@ from catalog.models import Product
 from marketplace.audit.services import events_for
 from marketplace.budgets.services import chargeable_lines
 from marketplace.db import get_session
-from marketplace.errors import Conflict, DomainError, NotFound
+from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
 from marketplace.i18n import rupiah
 from marketplace.ordering import services
 from marketplace.ordering.forms import (
     CartQuantityForm,
+    ChangeOrderForm,
     CheckoutForm,
     PaymentForm,
     ReasonForm,
@@ -25,7 +26,7 @@ from marketplace.ordering.forms import (
 from marketplace.ordering.models import Order
 from marketplace.ordering.services import JAKARTA
 from marketplace.ordering.states import OrderAction, OrderStatus, event_label, status_label
-from marketplace.permissions import available_actions
+from marketplace.permissions import available_actions, can_act, has_permission
 from marketplace.shop.views import AddToCartForm
 from marketplace.web import order_rules, permission_required, show_error
 
@@ -191,6 +192,8 @@ def order(order_id: int):  # type: ignore[no-untyped-def]
         reason_form=ReasonForm(),
         payment_form=PaymentForm(),
         deadline=services.acceptance_deadline(item, order_rules()),
+        can_repeat=item.status is not OrderStatus.CART
+        and has_permission(current_user, "order:submit", agency_id=item.agency_id),
     )
 
 
@@ -244,6 +247,67 @@ def reject(order_id: int):  # type: ignore[no-untyped-def]
     )
 
 
+@bp.post("/orders/<int:order_id>/return")
+@login_required
+def return_for_changes(order_id: int):  # type: ignore[no-untyped-def]
+    order = _order_for_action(order_id)
+    reason = _reason_or_back(order)
+    if reason is None:
+        return redirect(url_for("ordering.order", order_id=order.id))
+    services.return_order(get_session(), current_user, order, reason)
+    return _done(
+        order, _("Order %(ref)s is returned to the requester for changes.", ref=order.reference)
+    )
+
+
+@bp.route("/orders/<int:order_id>/change", methods=["GET", "POST"])
+@login_required
+def change(order_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    order = _order_for_action(order_id)
+    if not can_act(current_user, order, OrderAction.RESUBMIT):
+        raise PermissionDenied(_("You cannot change this order now."))
+    form = ChangeOrderForm()
+    errors: dict[int, str] = {}
+    if request.method == "GET":
+        form.delivery_date.data = order.delivery_date
+        form.delivery_time.data = order.delivery_time
+    elif form.validate_on_submit():
+        quantities = {}
+        for line in order.lines:
+            raw = request.form.get(f"quantity-{line.id}", "").strip()
+            if not raw.isdigit() or int(raw) > services.MAX_LINE_QUANTITY:
+                errors[line.id] = _("Enter a whole number, 0 to remove the item.")
+            else:
+                quantities[line.id] = int(raw)
+        if not errors:
+            change_request = services.OrderChange(
+                quantities, form.delivery_date.data, form.delivery_time.data
+            )
+            try:
+                services.change_order(db, current_user, order, change_request, order_rules())
+            except Conflict:
+                raise
+            except DomainError as error:
+                db.rollback()
+                show_error(form, error)
+                order = _order_for_action(order_id)
+            else:
+                db.commit()
+                flash(
+                    _(
+                        "Order %(ref)s is changed and waits for approval again.",
+                        ref=order.reference,
+                    ),
+                    "success",
+                )
+                return redirect(url_for("ordering.order", order_id=order.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "ordering/change.html", order=order, form=form, errors=errors, values=request.form
+    ), status
+
+
 @bp.post("/orders/<int:order_id>/cancel")
 @login_required
 def cancel(order_id: int):  # type: ignore[no-untyped-def]
@@ -255,6 +319,19 @@ def cancel(order_id: int):  # type: ignore[no-untyped-def]
     return _done(
         order, _("Order %(ref)s is cancelled; its budget is released.", ref=order.reference)
     )
+
+
+@bp.post("/orders/<int:order_id>/repeat")
+@permission_required("order:submit")
+def repeat(order_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    added, unavailable = services.repeat_order(db, current_user, _order_for_action(order_id))
+    db.commit()
+    if added:
+        flash(_("The items are in your cart at today's prices. Check them and submit."), "success")
+    if unavailable:
+        flash(_("No longer on sale: %(names)s.", names=", ".join(unavailable)), "error")
+    return redirect(url_for("ordering.cart"))
 
 
 @bp.post("/orders/<int:order_id>/pay")

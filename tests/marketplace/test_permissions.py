@@ -28,6 +28,7 @@ STEPS = {
     "approve": ("submitted", "approve", {}, {"approver"}, "approved"),
     "reject": ("submitted", "reject", {"reason": "Tidak sesuai"}, {"approver"}, "rejected"),
     "cancel": ("submitted", "cancel", {"reason": "Rapat batal"}, {"requester"}, "cancelled"),
+    "return": ("submitted", "return", {"reason": "Kurangi"}, {"approver"}, "returned"),
     "accept": ("approved", "accept", {}, {"vendor_owner", "vendor_staff"}, "accepted"),
     "decline": (
         "approved",

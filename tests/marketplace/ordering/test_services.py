@@ -405,8 +405,13 @@ def test_above_the_standard_unit_cost_needs_a_justification(db, world):
         checkout_of(db, world, quantity=2)
     assert info.value.field == "justification"
     [cart] = ordering.cart_orders(db, world.requester)
-    [order] = ordering.checkout(db, world.requester, [cart.id],
-                                details_for(world.line, justification="Tamu menteri"), world.rules)
+    [order] = ordering.checkout(
+        db,
+        world.requester,
+        [cart.id],
+        details_for(world.line, justification="Tamu menteri"),
+        world.rules,
+    )
     assert order.justification == "Tamu menteri"
 
 
@@ -414,8 +419,95 @@ def test_an_agency_unit_cost_replaces_the_province_standard(db, world):
     from marketplace.ordering.caps import PaxPriceCap
 
     db.add(PaxPriceCap(category_id=world.product.category_id, agency_id=None, max_per_pax=30_000))
-    db.add(PaxPriceCap(category_id=world.product.category_id, agency_id=world.agency.id,
-                       max_per_pax=40_000))
+    db.add(
+        PaxPriceCap(
+            category_id=world.product.category_id, agency_id=world.agency.id, max_per_pax=40_000
+        )
+    )
     db.flush()
     [order] = checkout_of(db, world, quantity=2)
     assert order.justification == ""
+
+
+def test_return_for_changes_then_change_and_resubmit(db, world):
+    from marketplace.ordering.services import OrderChange
+
+    order = world.order_in(db, "submitted", quantity=10)  # Rp 350.000
+    ordering.return_order(db, world.approver, order, "Kurangi jumlahnya")
+    assert order.status is OrderStatus.RETURNED
+    db.refresh(world.line)
+    assert world.line.committed == 350_000  # still held while the requester edits
+    with pytest.raises(PermissionDenied):
+        ordering.change_order(
+            db,
+            world.approver,
+            order,
+            OrderChange({order.lines[0].id: 5}, order.delivery_date, order.delivery_time),
+            world.rules,
+        )
+    ordering.change_order(
+        db,
+        world.requester,
+        order,
+        OrderChange({order.lines[0].id: 6}, order.delivery_date, order.delivery_time),
+        world.rules,
+    )
+    assert order.status is OrderStatus.SUBMITTED
+    assert order.total == 210_000
+    db.refresh(world.line)
+    assert world.line.committed == 210_000
+    assert_line_matches_ledger(db, world.line)
+
+
+def test_changing_an_approved_order_sends_it_back_to_approval(db, world):
+    from marketplace.ordering.services import OrderChange
+
+    order = world.order_in(db, "approved", quantity=10)
+    ordering.change_order(
+        db,
+        world.requester,
+        order,
+        OrderChange({order.lines[0].id: 20}, order.delivery_date, order.delivery_time),
+        world.rules,
+    )
+    assert order.status is OrderStatus.SUBMITTED
+    assert order.approved_by_id is None
+    db.refresh(world.line)
+    assert world.line.committed == 700_000
+    assert_line_matches_ledger(db, world.line)
+    ordering.approve_order(db, world.approver, order)
+    assert order.status is OrderStatus.APPROVED
+
+
+def test_a_change_beyond_the_budget_is_refused_and_changes_nothing(db, world):
+    from marketplace.ordering.services import OrderChange
+
+    order = world.order_in(db, "submitted", quantity=10)
+    db.commit()
+    with pytest.raises(InsufficientBudget):
+        ordering.change_order(
+            db,
+            world.requester,
+            order,
+            OrderChange({order.lines[0].id: 200}, order.delivery_date, order.delivery_time),
+            world.rules,
+        )
+    db.rollback()
+    db.refresh(order)
+    assert (order.total, order.lines[0].quantity) == (350_000, 10)
+    db.refresh(world.line)
+    assert world.line.committed == 350_000
+
+
+def test_accepted_orders_cannot_be_changed(db, world):
+    from marketplace.ordering.services import OrderChange
+
+    order = world.order_in(db, "accepted")
+    with pytest.raises(IllegalTransition):
+        ordering.change_order(
+            db,
+            world.requester,
+            order,
+            OrderChange({order.lines[0].id: 1}, order.delivery_date, order.delivery_time),
+            world.rules,
+        )

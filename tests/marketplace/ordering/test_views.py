@@ -196,3 +196,48 @@ def test_order_page_shows_history_in_the_users_language(client, db, login, world
     for words in ("Submit", "Approve", "Accept", "Mark delivered", "Confirm receipt"):
         assert words in page
     assert "Rp 350.000" in page
+
+
+def test_repeat_a_past_order_in_one_click(client, db, login, world):
+    past = world.order_in(db, "received", quantity=12)
+    world.product.price = 36_000
+    db.commit()
+    login(world.requester)
+    response = client.post(f"/orders/{past.id}/repeat")
+    assert response.status_code == 302
+    [cart] = db.scalars(select(Order).where(Order.status == OrderStatus.CART)).all()
+    assert cart.lines[0].quantity == 12
+    assert "Rp 432.000" in client.get("/cart").get_data(as_text=True)
+    login(world.other_requester)
+    assert client.post(f"/orders/{past.id}/repeat").status_code == 404
+
+
+def test_approver_returns_and_requester_changes_through_the_pages(client, db, login, world):
+    order = world.order_in(db, "submitted", quantity=10)
+    line_id = order.lines[0].id
+    db.commit()
+    login(world.approver)
+    assert client.post(f"/orders/{order.id}/return", data={"reason": "Kurangi"}).status_code == 302
+    login(world.requester)
+    page = client.get(f"/orders/{order.id}/change").get_data(as_text=True)
+    assert "Kurangi" in page
+    bad = client.post(
+        f"/orders/{order.id}/change",
+        data={
+            f"quantity-{line_id}": "lots",
+            "delivery_date": order.delivery_date.isoformat(),
+            "delivery_time": "11:30",
+        },
+    )
+    assert bad.status_code == 400
+    good = client.post(
+        f"/orders/{order.id}/change",
+        data={
+            f"quantity-{line_id}": "8",
+            "delivery_date": order.delivery_date.isoformat(),
+            "delivery_time": "11:30",
+        },
+    )
+    assert good.status_code == 302
+    db.refresh(order)
+    assert (order.status, order.total) == (OrderStatus.SUBMITTED, 280_000)
