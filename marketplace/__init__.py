@@ -75,6 +75,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.delivery.views import bp as delivery_bp
     from marketplace.main import bp as main_bp
     from marketplace.media import bp as media_bp
+    from marketplace.notifications.views import bp as notifications_bp
     from marketplace.ordering.views import bp as ordering_bp
     from marketplace.shop.views import bp as shop_bp
     from marketplace.vendor.views import bp as vendor_bp
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
         budgets_bp,
         admin_bp,
         media_bp,
+        notifications_bp,
     ):
         app.register_blueprint(blueprint)
 
@@ -121,3 +123,16 @@ def _register_template_helpers(app: Flask) -> None:
     from marketplace import permissions
 
     app.jinja_env.globals["can"] = permissions
+
+    @app.context_processor
+    def _unread_notifications() -> dict[str, object]:
+        from flask_login import current_user
+
+        from marketplace.notifications.services import unread_count
+
+        def count() -> int:
+            if not current_user.is_authenticated:
+                return 0
+            return unread_count(db.get_session(), current_user)
+
+        return {"unread_notifications": count}

@@ -13,6 +13,7 @@ from catalog.models import (
 from marketplace.accounts.models import Agency, Membership, User
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, BudgetLine
+from marketplace.notifications.models import Notification
 from marketplace.ordering.caps import PaxPriceCap
 from marketplace.ordering.models import Order, OrderLine
 
@@ -26,6 +27,7 @@ __all__ = [
     "BudgetLine",
     "Category",
     "Membership",
+    "Notification",
     "Order",
     "OrderLine",
     "PaxPriceCap",

@@ -23,6 +23,7 @@ from marketplace.audit.services import record_event
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
 from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
+from marketplace.notifications.services import notify_order_change
 from marketplace.ordering.caps import caps_for
 from marketplace.ordering.models import Order, OrderLine
 from marketplace.ordering.states import (
@@ -417,6 +418,7 @@ def _transition(
         agency_id=order.agency_id,
         vendor_id=order.vendor_id,
     )
+    notify_order_change(session, order, action, actor)
 
 
 def _lock(session: Session, order: Order) -> Order:
@@ -548,6 +550,7 @@ def approve_order(session: Session, actor: User, order: Order) -> Order:
                 agency_id=order.agency_id,
                 vendor_id=order.vendor_id,
             )
+            notify_order_change(session, order, OrderAction.APPROVE, actor)
             return order
     else:
         order.second_approved_by_id = actor.id
