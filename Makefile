@@ -32,6 +32,7 @@ run: $(VENV)/.runtime translations
 	mkdir -p instance
 	$(FLASK) db-upgrade
 	$(FLASK) seed-demo --if-empty
+	$(FLASK) catalog sync-search
 	EORDER_DEMO=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 lint: $(VENV)/.dev

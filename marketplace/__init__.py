@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
-from marketplace import db, i18n
+from marketplace import db, i18n, search
 from marketplace.config import DEFAULT_SECRET_KEY, PROJECT_ROOT, config_for_environment
 from marketplace.errors import DomainError
 from marketplace.extensions import babel, csrf, login_manager
@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | type | None = None) -> Flask:
     _refuse_unsafe_production_config(app)
 
     db.init_app(app)
+    search.install(app, app.extensions["db_sessionmaker"])
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     csrf.init_app(app)

@@ -67,4 +67,24 @@ def register_cli(app: Flask) -> None:
             f"delisted, {len(report.warnings)} warning(s)."
         )
 
+    @catalog_group.command("reindex")
+    def reindex() -> None:
+        """Rebuild the search index from the database."""
+        from marketplace.search import catalog_index
+
+        ok = catalog_index().rebuild(get_session())
+        click.echo("Search index rebuilt." if ok else "The search index could not be rebuilt.")
+        if not ok:
+            raise SystemExit(1)
+
+    @catalog_group.command("sync-search")
+    def sync_search() -> None:
+        """Repair the search index after missed updates (cheap; run it every few minutes)."""
+        from marketplace.search import catalog_index
+
+        ok = catalog_index().sync(get_session())
+        click.echo("Search index in step." if ok else "The search index could not be synced.")
+        if not ok:
+            raise SystemExit(1)
+
     app.cli.add_command(catalog_group)

@@ -19,6 +19,7 @@ from marketplace.all_models import metadata
 from marketplace.config import TestingConfig
 from marketplace.db import make_engine
 from marketplace.migrate import upgrade
+from marketplace.search import catalog_index
 from tests.support import PASSWORD
 
 
@@ -30,6 +31,11 @@ def _reset_postgres(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session")
+def search_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("search"))
 
 
 @pytest.fixture(scope="session")
@@ -49,10 +55,11 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, upload_dir: str) -> Iterator[Flask]:
+def app(database_url: str, upload_dir: str, search_dir: str) -> Iterator[Flask]:
     class Config(TestingConfig):
         DATABASE_URL = database_url
         UPLOAD_DIR = upload_dir
+        SEARCH_INDEX_DIR = search_dir
         WTF_CSRF_ENABLED = False
 
     application = create_app(Config)
@@ -62,12 +69,13 @@ def app(database_url: str, upload_dir: str) -> Iterator[Flask]:
 
 
 @pytest.fixture(scope="session")
-def csrf_app(database_url: str, upload_dir: str) -> Iterator[Flask]:
+def csrf_app(database_url: str, upload_dir: str, search_dir: str) -> Iterator[Flask]:
     """The app exactly as deployed: CSRF checked on every form."""
 
     class Config(TestingConfig):
         DATABASE_URL = database_url
         UPLOAD_DIR = upload_dir
+        SEARCH_INDEX_DIR = search_dir
 
     application = create_app(Config)
     application.test_client_class = CommittingClient
@@ -116,6 +124,8 @@ def db(app: Flask) -> Iterator[Session]:
     session.rollback()
     session.close()
     _empty_all_tables(app.extensions["db_engine"])
+    with app.extensions["db_sessionmaker"]() as empty:
+        catalog_index(app.config["SEARCH_INDEX_DIR"]).rebuild(empty)
 
 
 @pytest.fixture

@@ -35,10 +35,11 @@ def _chromium_or_skip() -> str:
 
 
 @pytest.fixture(scope="session")
-def base_url(database_url: str, upload_dir: str) -> Iterator[str]:
+def base_url(database_url: str, upload_dir: str, search_dir: str) -> Iterator[str]:
     class Config(TestingConfig):
         DATABASE_URL = database_url
         UPLOAD_DIR = upload_dir
+        SEARCH_INDEX_DIR = search_dir
 
     app = create_app(Config)
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -58,20 +58,33 @@ def test_curator_sets_agency_thresholds_and_unit_costs(client, db, login, world)
 
     db.commit()
     login(world.curator)
-    response = client.post(f"/admin/agencies/{world.agency.id}", data={
-        "code": world.agency.code, "name": world.agency.name, "address": "", "city": "",
-        "second_approval_threshold": "5000000", "split_purchase_threshold": ""})
+    response = client.post(
+        f"/admin/agencies/{world.agency.id}",
+        data={
+            "code": world.agency.code,
+            "name": world.agency.name,
+            "address": "",
+            "city": "",
+            "second_approval_threshold": "5000000",
+            "split_purchase_threshold": "",
+        },
+    )
     assert response.status_code == 302
     db.refresh(world.agency)
     assert world.agency.second_approval_threshold == 5_000_000
     assert world.agency.split_purchase_threshold is None
-    response = client.post("/admin/unit-costs", data={
-        "category_id": world.product.category_id, "agency_id": 0, "max_per_pax": "45000"})
+    response = client.post(
+        "/admin/unit-costs",
+        data={"category_id": world.product.category_id, "agency_id": 0, "max_per_pax": "45000"},
+    )
     assert response.status_code == 302
     assert db.scalar(select(PaxPriceCap.max_per_pax)) == 45_000
-    client.post("/admin/unit-costs", data={
-        "category_id": world.product.category_id, "agency_id": 0, "max_per_pax": ""})
+    client.post(
+        "/admin/unit-costs",
+        data={"category_id": world.product.category_id, "agency_id": 0, "max_per_pax": ""},
+    )
     assert db.scalar(select(PaxPriceCap)) is None
-    bad = client.post(f"/admin/agencies/{world.agency.id}", data={
-        "code": world.other_agency.code, "name": "X"})
+    bad = client.post(
+        f"/admin/agencies/{world.agency.id}", data={"code": world.other_agency.code, "name": "X"}
+    )
     assert bad.status_code == 400

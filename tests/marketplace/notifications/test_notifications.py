@@ -7,8 +7,12 @@ from marketplace.ordering.services import OrderRules
 
 
 def kinds_for(db, user):
-    return [n.kind for n in db.scalars(
-        select(Notification).where(Notification.user_id == user.id).order_by(Notification.id))]
+    return [
+        n.kind
+        for n in db.scalars(
+            select(Notification).where(Notification.user_id == user.id).order_by(Notification.id)
+        )
+    ]
 
 
 def test_each_step_tells_the_next_person(db, world):
