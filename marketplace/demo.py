@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from catalog.db import utcnow
-from catalog.models import Category, Product, Vendor, VendorStatus
+from catalog.models import Category, DietaryTag, Product, Vendor, VendorStatus
 from catalog.services import ListingData, approve_listing, create_listing
 from marketplace.accounts.models import Agency, Membership, Role, User
 from marketplace.budgets import services as ledger
@@ -41,6 +41,14 @@ DEMO_PASSWORD = "demo-eorder-2026"  # noqa: S105 - shared by the demo users, pri
 
 #: how far before a past delivery the order was placed (longer than every lead time)
 PAST_ORDER_LEAD = timedelta(days=5)
+
+#: dietary tags by category: most catering is halal-certified; fruit and drinks are also
+#: vegetarian
+DEMO_TAGS = {
+    "buah": (DietaryTag.HALAL, DietaryTag.VEGETARIAN, DietaryTag.VEGAN),
+    "minuman": (DietaryTag.HALAL, DietaryTag.VEGETARIAN),
+    "snack-box": (DietaryTag.HALAL, DietaryTag.VEGETARIAN),
+}
 
 #: districts every demo vendor delivers to, besides its own (the agencies' offices)
 DELIVERY_DISTRICTS = ["Gambir", "Menteng", "Tanah Abang", "Setiabudi", "Kebayoran Baru"]
@@ -248,6 +256,7 @@ class _Seeder:
                     price=price,
                     min_order_quantity=minimum,
                     lead_time_hours=lead,
+                    tags=DEMO_TAGS.get(category, (DietaryTag.HALAL,)),
                     **({"status": status[0]} if status else {}),
                 )
                 product = create_listing(self.session, vendor, listing)
