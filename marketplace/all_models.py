@@ -10,7 +10,7 @@ from catalog.models import (
     VendorClosedDay,
     VendorDocument,
 )
-from marketplace.accounts.models import Agency, Membership, User
+from marketplace.accounts.models import Agency, AgencyAddress, Membership, User
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, BudgetLine
 from marketplace.notifications.models import Notification
@@ -21,6 +21,7 @@ metadata = Base.metadata
 
 __all__ = [
     "Agency",
+    "AgencyAddress",
     "AuditEvent",
     "Base",
     "BudgetEntry",

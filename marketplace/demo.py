@@ -314,6 +314,9 @@ class _Seeder:
             delivery_address=spec.address,
             headcount=spec.headcount,
             delivery_district="Gambir",
+            delivery_until=(delivery + timedelta(minutes=30)).time(),
+            recipient_name=requester.name,
+            recipient_phone="021-3822-255",
             notes=spec.notes,
         )
         [order] = ordering.checkout(

@@ -153,6 +153,8 @@ def details_for(line: BudgetLine, days: int = 3, **overrides) -> CheckoutDetails
         delivery_address="Jl. Kebon Sirih No. 22, Menteng",
         headcount=30,
         delivery_district="Menteng",
+        recipient_name="Joko Susilo",
+        recipient_phone="0812-1111-2222",
     )
     values.update(overrides)
     return CheckoutDetails(**values)

@@ -158,3 +158,19 @@ class Membership(Base):
     user: Mapped[User] = relationship(back_populates="memberships")
     agency: Mapped[Agency | None] = relationship(lazy="joined")
     vendor: Mapped[Vendor | None] = relationship(lazy="joined")
+
+
+class AgencyAddress(Base):
+    """A delivery address an agency uses again and again (its hall, a meeting room)."""
+
+    __tablename__ = "agency_addresses"
+    __table_args__ = (UniqueConstraint("agency_id", "label", name="uq_agency_addresses_label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(500))
+    district: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -32,13 +32,34 @@ class CheckoutForm(FlaskForm):
     delivery_time = TimeField(
         _l("Delivery time"), validators=[InputRequired(_l("Enter a valid time."))]
     )
+    delivery_until = TimeField(
+        _l("Deliver by (optional)"),
+        validators=[Optional()],
+        description=_l("The end of the delivery window."),
+    )
+    saved_address_id = SelectField(_l("Saved address"), coerce=int, validators=[Optional()])
     delivery_address = TextAreaField(
-        _l("Delivery address"), validators=[DataRequired(REQUIRED), Length(max=500)]
+        # Optional here: a saved address may be chosen instead; the service checks it.
+        _l("Delivery address"),
+        validators=[Optional(), Length(max=500)],
     )
     delivery_district = StringField(
         _l("District (kecamatan)"),
-        validators=[DataRequired(REQUIRED), Length(max=100)],
+        validators=[Optional(), Length(max=100)],
         description=_l("Vendors deliver only to the districts they serve."),
+    )
+    save_address_as = StringField(
+        _l("Save this address as (optional)"),
+        validators=[Optional(), Length(max=100)],
+        description=_l("E.g. Aula Lt. 3. Your agency can then choose it next time."),
+    )
+    recipient_name = StringField(
+        _l("Recipient"),
+        validators=[DataRequired(REQUIRED), Length(max=200)],
+        description=_l("Who receives the delivery on site."),
+    )
+    recipient_phone = StringField(
+        _l("Recipient's phone"), validators=[DataRequired(REQUIRED), Length(max=30)]
     )
     headcount = IntegerField(
         _l("Number of people (pax)"),

@@ -45,7 +45,11 @@ class Order(Base):
 
     activity_name: Mapped[str] = mapped_column(String(200), default="")
     delivery_date: Mapped[date | None] = mapped_column(Date)
+    #: the start of the delivery window; the vendor arrives between it and `delivery_until`
     delivery_time: Mapped[time | None] = mapped_column(Time)
+    delivery_until: Mapped[time | None] = mapped_column(Time)
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    recipient_phone: Mapped[str] = mapped_column(String(30), default="")
     delivery_address: Mapped[str] = mapped_column(Text, default="")
     #: the district (kecamatan) of the address, checked against the vendor's service area
     delivery_district: Mapped[str] = mapped_column(String(100), default="")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from catalog import vendors
 from catalog.db import utcnow
 from catalog.models import Product
-from marketplace.accounts.models import Role, User
+from marketplace.accounts.models import AgencyAddress, Role, User
 from marketplace.audit.services import record_event
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
@@ -204,6 +204,11 @@ class CheckoutDetails:
     delivery_district: str = ""
     #: required when a line costs more per person than its category's standard unit cost
     justification: str = ""
+    delivery_until: time | None = None
+    recipient_name: str = ""
+    recipient_phone: str = ""
+    #: keep the address for the agency's next orders under this label
+    save_address_as: str = ""
     notes: str = ""
 
 
@@ -468,6 +473,13 @@ def checkout(
         raise DomainError(_l("The headcount cannot be negative."), field="headcount")
     if _delivery_moment(details) <= now:
         raise DomainError(_l("The delivery time must be in the future."), field="delivery_date")
+    if not details.recipient_name.strip() or not details.recipient_phone.strip():
+        raise DomainError(
+            _l("Name the person who receives the delivery, with a phone number."),
+            field="recipient_name",
+        )
+    if details.delivery_until is not None and details.delivery_until <= details.delivery_time:
+        raise DomainError(_l("The window must end after it starts."), field="delivery_until")
     line = session.get(BudgetLine, details.budget_line_id)
     if line is None or not has_permission(user, "order:submit", agency_id=line.agency_id):
         raise DomainError(_l("Choose one of your agency's budget lines."), field="budget_line_id")
@@ -506,6 +518,9 @@ def checkout(
         order.activity_name = details.activity_name.strip()
         order.delivery_date = details.delivery_date
         order.delivery_time = details.delivery_time
+        order.delivery_until = details.delivery_until
+        order.recipient_name = details.recipient_name.strip()
+        order.recipient_phone = details.recipient_phone.strip()
         order.delivery_address = details.delivery_address.strip()
         order.delivery_district = " ".join(details.delivery_district.split()).title()
         order.portions = order_portions(order)
@@ -518,7 +533,44 @@ def checkout(
         ledger.commit(session, line, order.total, actor=user, order_id=order.id)
         _transition(session, order, OrderAction.SUBMIT, user)
         flag_possible_split(session, order, rules)
+    if details.save_address_as.strip():
+        save_agency_address(
+            session,
+            line.agency_id,
+            details.save_address_as,
+            details.delivery_address,
+            details.delivery_district,
+        )
     return orders
+
+
+def saved_addresses(session: Session, agency_id: int) -> list[AgencyAddress]:
+    return list(
+        session.scalars(
+            select(AgencyAddress)
+            .where(AgencyAddress.agency_id == agency_id)
+            .order_by(AgencyAddress.label)
+        )
+    )
+
+
+def save_agency_address(
+    session: Session, agency_id: int, label: str, address: str, district: str
+) -> AgencyAddress:
+    """Keep (or update) an address under a label for the agency's next orders."""
+    label = " ".join(label.split())[:100]
+    saved = session.scalar(
+        select(AgencyAddress).where(
+            AgencyAddress.agency_id == agency_id, AgencyAddress.label == label
+        )
+    )
+    if saved is None:
+        saved = AgencyAddress(agency_id=agency_id, label=label)
+        session.add(saved)
+    saved.address = address.strip()
+    saved.district = " ".join(district.split()).title()
+    session.flush()
+    return saved
 
 
 # Lifecycle ---------------------------------------------------------------------------

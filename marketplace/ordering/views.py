@@ -87,11 +87,17 @@ def _checkout_form(db, orders: list[Order]) -> CheckoutForm:  # type: ignore[no-
         for line in lines
     ]
     form.budget_lines = lines  # type: ignore[attr-defined]
+    addresses = services.saved_addresses(db, agency_id)
+    form.saved_address_id.choices = [(0, _("— type the address below —"))] + [
+        (a.id, f"{a.label} · {a.address}") for a in addresses
+    ]
+    form.saved = {a.id: a for a in addresses}  # type: ignore[attr-defined]
     if request.method == "GET":
         form.order_ids.data = ",".join(str(order.id) for order in orders)
         tomorrow = (utcnow().astimezone(JAKARTA) + timedelta(days=2)).date()
         form.delivery_date.data = form.delivery_date.data or tomorrow
         form.delivery_time.data = form.delivery_time.data or time(12, 0)
+        form.recipient_name.data = form.recipient_name.data or current_user.name
         agency = orders[0].agency if orders else None
         if agency is not None and not form.delivery_address.data:
             form.delivery_address.data = agency.address
@@ -106,14 +112,19 @@ def cart():  # type: ignore[no-untyped-def]
     form = _checkout_form(db, orders)
     if request.method == "POST" and form.validate_on_submit():
         ids = [int(part) for part in (form.order_ids.data or "").split(",") if part.isdigit()]
+        saved = form.saved.get(form.saved_address_id.data or 0)  # type: ignore[attr-defined]
         details = services.CheckoutDetails(
             budget_line_id=form.budget_line_id.data,
             activity_name=form.activity_name.data or "",
             delivery_date=form.delivery_date.data,
             delivery_time=form.delivery_time.data,
-            delivery_address=form.delivery_address.data or "",
+            delivery_address=saved.address if saved else form.delivery_address.data or "",
             headcount=form.headcount.data,
-            delivery_district=form.delivery_district.data or "",
+            delivery_district=saved.district if saved else form.delivery_district.data or "",
+            delivery_until=form.delivery_until.data,
+            recipient_name=form.recipient_name.data or "",
+            recipient_phone=form.recipient_phone.data or "",
+            save_address_as=form.save_address_as.data or "",
             justification=form.justification.data or "",
             notes=form.notes.data or "",
         )

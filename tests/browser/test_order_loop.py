@@ -52,6 +52,8 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
     requester.get_by_label("Kegiatan", exact=True).fill("Rapat koordinasi kesiapsiagaan banjir")
     requester.get_by_label("Jumlah orang (pax)", exact=True).fill("30")
     requester.get_by_label("Kecamatan", exact=True).fill("Menteng")
+    requester.get_by_label("Simpan alamat ini sebagai (opsional)", exact=True).fill("Aula Lt. 3")
+    requester.get_by_label("Telepon penerima", exact=True).fill("0812-1111-2222")
     requester.get_by_role("button", name="Ajukan untuk persetujuan").click()
     expect(requester.get_by_role("status")).to_contain_text("Anggaran telah terikat")
     expect(requester.locator(".badge")).to_have_text("Menunggu persetujuan")

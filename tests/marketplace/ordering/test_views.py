@@ -19,6 +19,8 @@ def checkout_form(world, cart_ids, days=3, **overrides):
         "delivery_address": "Jl. Kebon Sirih No. 22",
         "headcount": "30",
         "delivery_district": "menteng",
+        "recipient_name": "Joko Susilo",
+        "recipient_phone": "0812-1111-2222",
     }
     data.update(overrides)
     return data
@@ -241,3 +243,40 @@ def test_approver_returns_and_requester_changes_through_the_pages(client, db, lo
     assert good.status_code == 302
     db.refresh(order)
     assert (order.status, order.total) == (OrderStatus.SUBMITTED, 280_000)
+
+
+def test_saved_addresses_are_offered_and_used(client, db, login, world):
+    db.commit()
+    login(world.requester)
+    client.post(f"/cart/add/{world.product.id}", data={"quantity": 2})
+    client.post(
+        "/cart",
+        data=checkout_form(
+            world, cart_ids(db, world), save_address_as="Aula Lt. 3", delivery_until="12:30"
+        ),
+    )
+    order = db.scalar(select(Order).where(Order.status == OrderStatus.SUBMITTED))
+    assert (order.recipient_name, order.delivery_until.strftime("%H:%M")) == (
+        "Joko Susilo",
+        "12:30",
+    )
+    client.post(f"/cart/add/{world.product.id}", data={"quantity": 2})
+    page = client.get("/cart").get_data(as_text=True)
+    assert "Aula Lt. 3" in page
+    from marketplace.accounts.models import AgencyAddress
+
+    saved = db.scalar(select(AgencyAddress))
+    response = client.post(
+        "/cart",
+        data=checkout_form(
+            world,
+            cart_ids(db, world),
+            saved_address_id=saved.id,
+            delivery_address="",
+            delivery_district="ignored",
+        ),
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[-800:]
+    newest = db.scalars(select(Order).order_by(Order.id.desc())).first()
+    assert newest.delivery_address == saved.address
+    assert newest.delivery_district == "Menteng"

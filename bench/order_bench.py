@@ -1,0 +1,805 @@
+"""Order submission benchmark: checkout over HTTP on PostgreSQL with 16 concurrent clients.
+
+Creates a fresh PostgreSQL database, migrates it, and sets up one agency with 16 requesters
+(one per client), one verified vendor without a capacity limit and one approved product, and
+one budget line whose allocation fits exactly K orders. Serves the app with gunicorn (sync
+workers) on 127.0.0.1; each client logs in once through /login, then repeatedly adds the
+product to its cart, reads the cart page and submits the checkout form, until K + 200
+submissions were attempted or the time is up, so that the last ones meet an empty line. Prints
+submissions per second, checkout latency, successes and refusals, the same clients' requests
+per second on GET /health, and checks the ledger straight from the database (exit status 1 when
+it does not add up). The database is dropped at the end.
+
+    .venv/bin/python bench/order_bench.py [--orders 2000] [--extra 200] [--max-seconds 60]
+    .venv/bin/python bench/order_bench.py --profile 50 [--profile-after 1000]
+
+--profile runs no server: it submits --profile-after orders in-process through the Flask test
+client (same data, same forms), then profiles the next N checkout requests with cProfile and
+counts their SQL statements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import html
+import io
+import os
+import pstats
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import time as clock
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import requests
+from werkzeug.security import generate_password_hash
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the app is imported inside the functions that need it
+
+DB_NAME = "eorder_bench"
+PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"]
+DSN = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
+JAKARTA = ZoneInfo("Asia/Jakarta")
+
+PASSWORD = "bench-password-not-secret"  # noqa: S105 (a throw-away database)
+PRICE = 35_000
+QUANTITY = 10
+ORDER_TOTAL = PRICE * QUANTITY
+DISTRICT = "Menteng"
+ACCOUNT_CODE = "5.1.02.01.01.0052"
+#: the refusal message, in English and in Indonesian (the default language)
+BUDGET_REFUSALS = ("Not enough budget left on", "Sisa anggaran pada")
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
+ORDER_IDS_RE = re.compile(r'name="order_ids"[^>]*?value="([^"]*)"')
+ORDER_PAGE_RE = re.compile(r"/orders/\d+$")
+ERROR_TEXT_RE = re.compile(r'class="error-text"[^>]*>([^<]*)<')
+
+
+# Database --------------------------------------------------------------------------------
+
+
+def psql(sql: str) -> None:
+    subprocess.run([*PG_ADMIN, "-qc", sql], check=True, capture_output=True)  # noqa: S603
+
+
+def create_database() -> None:
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    psql(f"CREATE DATABASE {DB_NAME}")
+    env = {**os.environ, "DATABASE_URL": DATABASE_URL, "EORDER_ENV": "development"}
+    env.pop("FLASK_DEBUG", None)
+    subprocess.run(  # noqa: S603
+        [str(ROOT / ".venv/bin/flask"), "--app", "wsgi", "db-upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def drop_database() -> None:
+    psql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+@dataclass(frozen=True)
+class World:
+    product_id: int
+    line_id: int
+    emails: list[str]
+    allocation: int
+
+
+def app_config(tmp: Path) -> dict[str, Any]:
+    return {
+        "DATABASE_URL": DATABASE_URL,
+        "SEARCH_INDEX_DIR": str(tmp / "search-index"),
+        "UPLOAD_DIR": str(tmp / "uploads"),
+        "SECRET_KEY": secrets.token_hex(32),
+    }
+
+
+def build_world(app: Any, clients: int, orders: int) -> World:
+    """The agency, its requesters and approver, the vendor, its product and the budget line,
+    written through the models and the ledger service as the app would."""
+    from catalog.db import utcnow
+    from catalog.models import (
+        BusinessScale,
+        BusinessType,
+        Category,
+        Product,
+        ProductStatus,
+        ReviewState,
+        Unit,
+        Vendor,
+        VendorStatus,
+    )
+    from marketplace import db
+    from marketplace.accounts.models import Agency, Membership, Role, User
+    from marketplace.budgets import services as ledger
+    from marketplace.budgets.models import BudgetLine
+
+    password_hash = generate_password_hash(PASSWORD)
+    with app.app_context():
+        session = db.get_session()
+        agency = Agency(
+            code="1.01.0.00.0.00.01.0000",
+            name="Dinas Pendidikan",
+            address="Jl. Gatot Subroto Kav. 40-41, Kuningan",
+            city="Jakarta Selatan",
+        )
+        session.add(agency)
+        session.flush()
+        emails = []
+        for number in range(clients):
+            email = f"pengadaan{number:02d}@bench.go.id"
+            user = User(
+                email=email, name=f"Pejabat Pengadaan {number}", password_hash=password_hash
+            )
+            user.memberships.append(Membership(role=Role.REQUESTER, agency_id=agency.id))
+            session.add(user)
+            emails.append(email)
+        approver = User(email="ppk@bench.go.id", name="PPK", password_hash=password_hash)
+        approver.memberships.append(Membership(role=Role.APPROVER, agency_id=agency.id))
+        session.add(approver)
+        vendor = Vendor(
+            legal_name="CV Dapur Bu Tini",
+            trading_name="Dapur Bu Tini",
+            business_type=BusinessType.CATERER,
+            scale=BusinessScale.MICRO,
+            district=DISTRICT,
+            city="Jakarta Pusat",
+            phone="0812-0000-0000",
+            service_districts=[DISTRICT, "Gambir", "Tebet"],
+            max_portions_per_day=None,
+            status=VendorStatus.VERIFIED,
+            verified_at=utcnow(),
+        )
+        category = Category(slug="nasi-box", name_id="Nasi Kotak", name_en="Rice box")
+        product = Product(
+            vendor=vendor,
+            category=category,
+            name="Nasi Box Ayam Bakar",
+            description="Nasi putih, ayam bakar, sayur asem, sambal, buah.",
+            unit=Unit.BOX,
+            price=PRICE,
+            min_order_quantity=1,
+            lead_time_hours=24,
+            status=ProductStatus.PUBLISHED,
+            review_state=ReviewState.APPROVED,
+        )
+        session.add_all([vendor, category, product])
+        session.flush()
+        line = BudgetLine(
+            agency_id=agency.id,
+            fiscal_year=utcnow().astimezone(JAKARTA).year,
+            account_code=ACCOUNT_CODE,
+            name="Belanja Makanan dan Minuman Rapat",
+            activity="Rapat koordinasi",
+        )
+        session.add(line)
+        session.flush()
+        allocation = orders * ORDER_TOTAL
+        ledger.allocate(session, line, allocation, actor=None, reason="DPA")
+        session.commit()
+        world = World(product.id, line.id, emails, allocation)
+    app.extensions["db_engine"].dispose()
+    return world
+
+
+# One client --------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    location: str
+    text: str
+
+
+class HttpClient:
+    """A browser of one user over HTTP: cookies kept, redirects not followed."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+
+    def get(self, path: str) -> Reply:
+        r = self.session.get(self.base + path, allow_redirects=False, timeout=60)
+        return Reply(r.status_code, r.headers.get("Location", ""), r.text)
+
+    def post(self, path: str, data: dict[str, str]) -> Reply:
+        r = self.session.post(self.base + path, data=data, allow_redirects=False, timeout=60)
+        return Reply(r.status_code, r.headers.get("Location", ""), r.text)
+
+
+class TestClient:
+    """The same through the Flask test client, in this process (for profiling)."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = app.test_client()
+
+    def get(self, path: str) -> Reply:
+        r = self.client.get(path)
+        return Reply(r.status_code, r.headers.get("Location", ""), r.get_data(as_text=True))
+
+    def post(self, path: str, data: dict[str, str]) -> Reply:
+        r = self.client.post(path, data=data)
+        return Reply(r.status_code, r.headers.get("Location", ""), r.get_data(as_text=True))
+
+
+def csrf_token(page: str) -> str:
+    match = CSRF_RE.search(page)
+    if match is None:
+        raise RuntimeError("no csrf_token on the page")
+    return html.unescape(match.group(1))
+
+
+def log_in(client: HttpClient | TestClient, email: str) -> None:
+    token = csrf_token(client.get("/login").text)
+    reply = client.post("/login", {"csrf_token": token, "email": email, "password": PASSWORD})
+    if reply.status != 302:
+        raise RuntimeError(f"login of {email} answered {reply.status}")
+
+
+class FormFields(HTMLParser):
+    """The fields of every form on a page with the values a browser would send."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[dict[str, str]] = []
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self.forms.append({})
+        if not self.forms or (not a.get("name") and tag != "option"):
+            return
+        fields = self.forms[-1]
+        if tag == "input" and a.get("type") not in ("submit", "button", "file"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                fields[a["name"]] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            fields[a["name"]] = ""
+        elif tag == "select":
+            self._select = a["name"]
+        elif (
+            tag == "option"
+            and self._select is not None
+            and (self._select not in fields or "selected" in a)
+        ):
+            fields[self._select] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            fields = self.forms[-1]  # a browser drops the newline that opens a textarea
+            fields[self._textarea] = re.sub(r"^\r?\n", "", fields[self._textarea])
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None and self.forms:
+            self.forms[-1][self._textarea] += data
+
+
+def checkout_defaults(page: str) -> dict[str, str]:
+    """The checkout form of the cart page as the app fills it in."""
+    parser = FormFields()
+    parser.feed(page)
+    for fields in parser.forms:
+        if "order_ids" in fields:
+            return fields
+    raise RuntimeError("the cart page has no checkout form")
+
+
+def checkout_form(
+    defaults: dict[str, str], token: str, order_ids: str, line_id: int
+) -> dict[str, str]:
+    """The checkout form as a requester fills it in: the page's defaults plus the details."""
+    delivery = (datetime.now(JAKARTA) + timedelta(days=3)).date()
+    return {
+        **defaults,
+        "csrf_token": token,
+        "order_ids": order_ids,
+        "budget_line_id": str(line_id),
+        "activity_name": "Rapat koordinasi kesiapsiagaan banjir",
+        "delivery_date": delivery.isoformat(),
+        "delivery_time": clock(11, 30).strftime("%H:%M"),
+        "delivery_address": "Jl. Kebon Sirih No. 22, Menteng",
+        "delivery_district": DISTRICT,
+        "headcount": str(QUANTITY),
+        "recipient_name": "Joko Susilo",
+        "recipient_phone": "0812-1111-2222",
+    }
+
+
+@dataclass
+class Tally:
+    add_ms: list[float] = field(default_factory=list)
+    cart_ms: list[float] = field(default_factory=list)
+    checkout_ms: list[float] = field(default_factory=list)
+    success_ms: list[float] = field(default_factory=list)
+    success_at: list[float] = field(default_factory=list)
+    refused: int = 0
+    other: Counter[str] = field(default_factory=Counter)
+
+
+class Shopper:
+    """One requester going round: add to cart (when the cart is empty), cart page, checkout."""
+
+    def __init__(self, client: HttpClient | TestClient, world: World) -> None:
+        self.client = client
+        self.world = world
+        self.tally = Tally()
+        self.token = ""
+        self.cart_full = False
+        self.defaults: dict[str, str] | None = None
+
+    def start(self) -> None:
+        page = self.client.get("/cart").text
+        self.token = csrf_token(page)
+        match = ORDER_IDS_RE.search(page)
+        self.cart_full = bool(match and match.group(1))
+
+    def prepare(self) -> str:
+        """Fill the cart if needed and read the cart page; returns the order ids."""
+        if not self.cart_full:
+            started = time.perf_counter()
+            reply = self.client.post(
+                f"/cart/add/{self.world.product_id}",
+                {"quantity": str(QUANTITY), "csrf_token": self.token},
+            )
+            self.tally.add_ms.append((time.perf_counter() - started) * 1000)
+            if reply.status != 302:
+                raise RuntimeError(f"add to cart answered {reply.status}")
+            self.cart_full = True
+        started = time.perf_counter()
+        reply = self.client.get("/cart")
+        self.tally.cart_ms.append((time.perf_counter() - started) * 1000)
+        if reply.status != 200:
+            raise RuntimeError(f"cart page answered {reply.status}")
+        self.token = csrf_token(reply.text)
+        match = ORDER_IDS_RE.search(reply.text)
+        if match is None or not match.group(1):
+            raise RuntimeError("the cart page shows no order to submit")
+        if self.defaults is None:  # read the form once, as the fields do not change
+            self.defaults = checkout_defaults(reply.text)
+        return match.group(1)
+
+    def submit(self, order_ids: str, wrap: Callable[[Callable[[], Reply]], Reply]) -> None:
+        form = checkout_form(self.defaults or {}, self.token, order_ids, self.world.line_id)
+        started = time.perf_counter()
+        reply = wrap(lambda: self.client.post("/cart", form))
+        finished = time.perf_counter()
+        elapsed = (finished - started) * 1000
+        self.tally.checkout_ms.append(elapsed)
+        if reply.status == 302 and ORDER_PAGE_RE.search(reply.location):
+            self.tally.success_ms.append(elapsed)
+            self.tally.success_at.append(finished)
+            self.cart_full = False
+        elif reply.status == 400 and any(text in reply.text for text in BUDGET_REFUSALS):
+            self.tally.refused += 1  # the order stays in the cart; submit it again next time
+        else:
+            errors = " / ".join(ERROR_TEXT_RE.findall(reply.text))[:300]
+            self.tally.other[f"{reply.status} {reply.location} {errors}".strip()] += 1
+
+
+def direct(call: Callable[[], Reply]) -> Reply:
+    return call()
+
+
+# The HTTP run -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_gunicorn(tmp: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "EORDER_ENV": "development",  # production cookies are Secure, and this is plain HTTP
+        "SECRET_KEY": secrets.token_hex(32),
+        "DATABASE_URL": DATABASE_URL,
+        "EORDER_SEARCH_INDEX_DIR": str(tmp / "search-index"),
+        "EORDER_UPLOAD_DIR": str(tmp / "uploads"),
+    }
+    env.pop("FLASK_DEBUG", None)
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "--no-control-socket",
+        "--worker-class",
+        "sync",
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--error-logfile",
+        str(tmp / "gunicorn.log"),
+        "wsgi:app",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+
+
+def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("gunicorn stopped before answering")
+        try:
+            if requests.get(base + "/health", timeout=10).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer /health within 30 s")
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def run_threads(count: int, target: Callable[[int], None]) -> float:
+    """Run target(i) in `count` threads started together; returns the wall time."""
+    barrier = threading.Barrier(count + 1)
+    errors: list[BaseException] = []
+
+    def body(i: int) -> None:
+        barrier.wait()
+        try:
+            target(i)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return wall
+
+
+def health_baseline(clients: list[HttpClient], seconds: float) -> tuple[int, list[float]]:
+    counts = [0] * len(clients)
+    latencies: list[list[float]] = [[] for _ in clients]
+    deadline = [0.0]
+
+    def hammer(i: int) -> None:
+        client = clients[i]
+        while time.perf_counter() < deadline[0]:
+            started = time.perf_counter()
+            reply = client.get("/health")
+            latencies[i].append((time.perf_counter() - started) * 1000)
+            if reply.status != 200:
+                raise RuntimeError(f"/health answered {reply.status}")
+            counts[i] += 1
+
+    deadline[0] = time.perf_counter() + seconds + 0.05
+    run_threads(len(clients), hammer)
+    return sum(counts), [ms for per_client in latencies for ms in per_client]
+
+
+def order_run(shoppers: list[Shopper], limit: int, max_seconds: float) -> tuple[float, float, int]:
+    """Submit until `limit` submissions were attempted or the time is up.
+
+    Returns the wall time, the time at which the phase started, and the attempts made.
+    """
+    lock = threading.Lock()
+    attempts = [0]
+    clock_start = [0.0]
+
+    def shop(i: int) -> None:
+        shopper = shoppers[i]
+        while True:
+            order_ids = shopper.prepare()
+            with lock:
+                if attempts[0] >= limit or time.perf_counter() - clock_start[0] >= max_seconds:
+                    return
+                attempts[0] += 1
+            shopper.submit(order_ids, direct)
+
+    clock_start[0] = time.perf_counter()
+    wall = run_threads(len(shoppers), shop)
+    return wall, clock_start[0], attempts[0]
+
+
+# Results -------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def latency_row(name: str, values: list[float]) -> str:
+    return (
+        f"  {name:<26}{len(values):>7}  p50 {percentile(values, 50):7.1f}  "
+        f"p99 {percentile(values, 99):7.1f}  max {max(values, default=float('nan')):7.1f} ms"
+    )
+
+
+def check_ledger(world: World, successes: int, orders: int) -> list[str]:
+    """Read the line and its ledger straight from the database; returns what does not hold."""
+    with psycopg.connect(DSN) as conn:
+        allocation, committed, spent = conn.execute(
+            "SELECT allocation, committed, spent FROM budget_lines WHERE id = %s",
+            (world.line_id,),
+        ).fetchone() or (0, 0, 0)
+        sums = {
+            kind: (count, total)
+            for kind, count, total in conn.execute(
+                "SELECT kind, count(*), coalesce(sum(amount), 0) FROM budget_entries"
+                " WHERE budget_line_id = %s GROUP BY kind",
+                (world.line_id,),
+            ).fetchall()
+        }
+        statuses = dict(
+            conn.execute("SELECT status, count(*) FROM orders GROUP BY status").fetchall()
+        )
+        committed_orders = conn.execute(
+            "SELECT count(*), coalesce(sum(total), 0) FROM orders"
+            " WHERE budget_line_id = %s AND status = 'submitted'",
+            (world.line_id,),
+        ).fetchone() or (0, 0)
+    available = allocation - committed - spent
+    commit_rows, commit_sum = sums.get("commit", (0, 0))
+    checks = {
+        f"allocation {allocation:,} = available {available:,} + committed {committed:,}"
+        f" + spent {spent:,}": allocation == available + committed + spent,
+        f"allocation = the budget for K = {orders} orders": allocation == world.allocation,
+        "available >= 0": available >= 0,
+        f"committed = successes x {ORDER_TOTAL:,}": committed == successes * ORDER_TOTAL,
+        f"commit ledger rows ({commit_rows}) = successes ({successes})": commit_rows == successes,
+        "commit ledger rows sum to committed": commit_sum == committed,
+        "no release or spend rows": set(sums) <= {"allocate", "commit"},
+        f"submitted orders ({committed_orders[0]}) = successes": committed_orders[0] == successes,
+        "submitted orders' totals = committed": committed_orders[1] == committed,
+        f"no order beyond K = {orders} succeeded": successes <= orders,
+        f"orders by status: {statuses}": set(statuses) <= {"submitted", "cart"},
+    }
+    for label, ok in checks.items():
+        print(f"  [{'ok' if ok else 'FAILED'}] {label}")
+    return [label for label, ok in checks.items() if not ok]
+
+
+def http_benchmark(args: argparse.Namespace) -> int:
+    from marketplace import create_app
+
+    with tempfile.TemporaryDirectory(prefix="order-bench-") as name:
+        tmp = Path(name)
+        started = time.perf_counter()
+        create_database()
+        try:
+            world = build_world(create_app(app_config(tmp)), args.clients, args.orders)
+            print(
+                f"database {DB_NAME} migrated and filled in {time.perf_counter() - started:.1f} s:"
+                f" {args.clients} requesters, budget line of Rp {world.allocation:,}"
+                f" = {args.orders} orders of Rp {ORDER_TOTAL:,}"
+            )
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            server = start_gunicorn(tmp, port, args.workers)
+            try:
+                wait_until_up(base, server)
+                print(f"gunicorn: {args.workers} sync workers on {base}")
+                clients = [HttpClient(base) for _ in world.emails]
+                run_threads(len(clients), lambda i: log_in(clients[i], world.emails[i]))
+                shoppers = [Shopper(client, world) for client in clients]
+                for shopper in shoppers:
+                    shopper.start()
+
+                health_count, health_ms = health_baseline(clients, args.health_seconds)
+                limit = args.orders + args.extra
+                wall, phase_start, attempts = order_run(shoppers, limit, args.max_seconds)
+            finally:
+                stop(server)
+            tally = merge([shopper.tally for shopper in shoppers])
+            successes = len(tally.success_ms)
+            health_rate = health_count / args.health_seconds
+            rate = successes / wall
+            load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+            print(f"load average after the run (1, 5, 15 min): {load}, {os.cpu_count()} cores")
+            print()
+            print(f"GET /health, {args.clients} clients, {args.health_seconds:g} s:")
+            print(f"  {health_rate:,.0f} requests/s")
+            print(latency_row("latency", health_ms))
+            print()
+            print(f"order submission, {args.clients} clients, {wall:.1f} s:")
+            print(
+                f"  {attempts} checkouts attempted (limit K + {args.extra} = {limit},"
+                f" or {args.max_seconds:g} s)"
+            )
+            print(f"  {successes} submitted, {tally.refused} refused for insufficient budget")
+            for label, count in tally.other.items():
+                print(f"  {count} other answers: {label}")
+            print(f"  {rate:.1f} orders/s over the wall time ({rate / health_rate:.1%} of /health)")
+            if successes:
+                last = max(tally.success_at) - phase_start
+                print(f"  {successes / last:.1f} orders/s until the last success ({last:.1f} s)")
+            page_rate = (len(tally.add_ms) + len(tally.cart_ms) + len(tally.checkout_ms)) / wall
+            print(f"  {page_rate:.1f} requests/s in all (add to cart, cart page, checkout)")
+            print(latency_row("checkout POST, all", tally.checkout_ms))
+            print(latency_row("checkout POST, submitted", tally.success_ms))
+            print(latency_row("add to cart POST", tally.add_ms))
+            print(latency_row("cart page GET", tally.cart_ms))
+            print()
+            print("ledger, read from the database:")
+            failures = check_ledger(world, successes, args.orders)
+            if attempts > args.orders and successes != args.orders:
+                print(
+                    f"  note: {attempts} attempts but {successes} successes for K = {args.orders}"
+                )
+            if attempts <= args.orders:
+                print(
+                    f"  note: the time ran out after {attempts} attempts, before the line was"
+                    " empty; the refusal path was not exercised"
+                )
+        finally:
+            if args.keep_db:
+                print(f"kept database {DB_NAME}")
+            else:
+                drop_database()
+    if failures or tally.other:
+        print("FAILED: the ledger does not add up" if failures else "FAILED: unexpected answers")
+        return 1
+    print(f"goal (issue 10): at least 100 orders/s with no overspend: {rate:.1f} orders/s")
+    return 0
+
+
+def merge(tallies: list[Tally]) -> Tally:
+    merged = Tally()
+    for tally in tallies:
+        merged.add_ms += tally.add_ms
+        merged.cart_ms += tally.cart_ms
+        merged.checkout_ms += tally.checkout_ms
+        merged.success_ms += tally.success_ms
+        merged.success_at += tally.success_at
+        merged.refused += tally.refused
+        merged.other.update(tally.other)
+    return merged
+
+
+# Profiling -----------------------------------------------------------------------------
+
+
+def profile(args: argparse.Namespace) -> int:
+    """Submit --profile-after orders in-process, then profile the next --profile checkouts."""
+    from sqlalchemy import event
+
+    from marketplace import create_app
+
+    with tempfile.TemporaryDirectory(prefix="order-bench-") as name:
+        tmp = Path(name)
+        create_database()
+        try:
+            app = create_app(app_config(tmp))
+            world = build_world(app, 1, args.profile_after + args.profile)
+            shopper = Shopper(TestClient(app), world)
+            log_in(shopper.client, world.emails[0])
+            shopper.start()
+            for _ in range(args.profile_after):
+                shopper.submit(shopper.prepare(), direct)
+            if shopper.tally.other or shopper.tally.refused:
+                raise RuntimeError(f"warm-up checkouts failed: {shopper.tally}")
+            print(f"{args.profile_after} orders submitted before profiling")
+
+            statements: list[tuple[str, float]] = []
+            counting = [False]
+            engine = app.extensions["db_engine"]
+
+            def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+                if counting[0]:
+                    statements.append((statement, time.perf_counter()))
+
+            def after(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+                if counting[0]:
+                    sql, started = statements[-1]
+                    statements[-1] = (sql, time.perf_counter() - started)
+
+            event.listen(engine, "before_cursor_execute", before)
+            event.listen(engine, "after_cursor_execute", after)
+            profiler = cProfile.Profile()
+
+            def profiled(call: Callable[[], Reply]) -> Reply:
+                counting[0] = True
+                profiler.enable()
+                try:
+                    return call()
+                finally:
+                    profiler.disable()
+                    counting[0] = False
+
+            shopper.tally = Tally()
+            for _ in range(args.profile):
+                shopper.submit(shopper.prepare(), profiled)
+            if len(shopper.tally.success_ms) != args.profile:
+                raise RuntimeError(f"profiled checkouts failed: {shopper.tally}")
+            engine.dispose()
+        finally:
+            drop_database()
+
+    n = args.profile
+    total_ms = sum(shopper.tally.checkout_ms)
+    sql_ms = sum(elapsed for _, elapsed in statements) * 1000
+    median = percentile(shopper.tally.checkout_ms, 50)
+    print(
+        f"{n} checkouts: {total_ms / n:.1f} ms each (p50 {median:.1f}),"
+        f" {len(statements) / n:.1f} SQL statements each, {sql_ms / n:.1f} ms in the database"
+    )
+    print(
+        f"(not profiled: add to cart p50 {percentile(shopper.tally.add_ms, 50):.1f} ms,"
+        f" cart page p50 {percentile(shopper.tally.cart_ms, 50):.1f} ms)"
+    )
+    kinds = Counter(" ".join(sql.split()[:4])[:70] for sql, _ in statements)
+    print("statements per checkout, by their first words:")
+    for sql, count in kinds.most_common(20):
+        print(f"  {count / n:5.1f}  {sql}")
+    slowest: dict[str, float] = {}
+    for sql, elapsed in statements:
+        key = " ".join(sql.split())[:150]
+        slowest[key] = slowest.get(key, 0.0) + elapsed
+    print("database time per checkout, by statement:")
+    for sql, elapsed in sorted(slowest.items(), key=lambda item: -item[1])[:8]:
+        print(f"  {elapsed * 1000 / n:6.2f} ms  {sql}")
+    for key in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(30)
+        print(out.getvalue())
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=2000, help="K: orders the line can pay")
+    parser.add_argument("--extra", type=int, default=200, help="submissions tried beyond K")
+    parser.add_argument("--max-seconds", type=float, default=60.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--health-seconds", type=float, default=5.0)
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
+    parser.add_argument("--profile", type=int, default=0, help="profile N checkouts in-process")
+    parser.add_argument("--profile-after", type=int, default=1000)
+    args = parser.parse_args()
+    if args.profile:
+        return profile(args)
+    return http_benchmark(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
