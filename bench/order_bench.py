@@ -717,7 +717,14 @@ def profile(args: argparse.Namespace) -> int:
                 shopper.submit(shopper.prepare(), direct)
             if shopper.tally.other or shopper.tally.refused:
                 raise RuntimeError(f"warm-up checkouts failed: {shopper.tally}")
+            warm = shopper.tally.checkout_ms
             print(f"{args.profile_after} orders submitted before profiling")
+            for first in range(0, len(warm), max(100, len(warm) // 5)):
+                chunk = warm[first : first + max(100, len(warm) // 5)]
+                print(
+                    f"  checkouts {first + 1}-{first + len(chunk)}:"
+                    f" p50 {percentile(chunk, 50):.1f} ms, not profiled"
+                )
 
             statements: list[tuple[str, float]] = []
             counting = [False]

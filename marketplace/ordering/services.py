@@ -8,14 +8,12 @@ Views commit.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from catalog import vendors
 from catalog.db import utcnow
 from catalog.models import Product
 from marketplace.accounts.models import AgencyAddress, Role, User
@@ -24,31 +22,29 @@ from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
 from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
 from marketplace.notifications.services import notify_order_change
-from marketplace.ordering.caps import caps_for
 from marketplace.ordering.models import Order, OrderLine
+from marketplace.ordering.rules import (  # noqa: F401  (part of this module's interface)
+    JAKARTA,
+    MAX_LINE_QUANTITY,
+    CheckoutDetails,
+    OrderRules,
+    acceptance_deadline,
+    add_working_days,
+    check_capacity,
+    check_order_can_be_submitted,
+    check_standard_unit_costs,
+    check_vendor_can_deliver,
+    delivery_moment,
+    flag_possible_split,
+    order_portions,
+)
 from marketplace.ordering.states import (
-    ACCEPTED_STATUSES,
-    COMMITTED_STATUSES,
     TIMESTAMP_FOR_STATUS,
     OrderAction,
     OrderStatus,
     next_status,
 )
 from marketplace.permissions import can_act, can_view_order, has_permission
-
-JAKARTA = ZoneInfo("Asia/Jakarta")
-MAX_LINE_QUANTITY = 100_000
-
-
-@dataclass(frozen=True)
-class OrderRules:
-    """Limits that come from configuration (rupiah amounts and day counts)."""
-
-    order_cap: int = 50_000_000
-    second_approval_threshold: int = 10_000_000
-    split_purchase_threshold: int = 10_000_000
-    acceptance_working_days: int = 3
-
 
 # Reading -----------------------------------------------------------------------------
 
@@ -193,202 +189,6 @@ def repeat_order(session: Session, user: User, order: Order) -> tuple[int, list[
 # Checkout ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CheckoutDetails:
-    budget_line_id: int
-    activity_name: str
-    delivery_date: date
-    delivery_time: time
-    delivery_address: str
-    headcount: int | None = None
-    delivery_district: str = ""
-    #: required when a line costs more per person than its category's standard unit cost
-    justification: str = ""
-    delivery_until: time | None = None
-    recipient_name: str = ""
-    recipient_phone: str = ""
-    #: keep the address for the agency's next orders under this label
-    save_address_as: str = ""
-    notes: str = ""
-
-
-def _delivery_moment(details: CheckoutDetails) -> datetime:
-    return datetime.combine(details.delivery_date, details.delivery_time, tzinfo=JAKARTA)
-
-
-def _check_order_can_be_submitted(
-    order: Order, details: CheckoutDetails, rules: OrderRules, now: datetime
-) -> None:
-    if not order.lines:
-        raise DomainError(_l("The order has no items."))
-    delivery = _delivery_moment(details)
-    for line in order.lines:
-        product = line.product
-        if not product.is_orderable:
-            raise Conflict(
-                _l(
-                    "“%(name)s” can no longer be ordered; remove it from your cart.",
-                    name=line.product_name,
-                )
-            )
-        if line.quantity < product.min_order_quantity:
-            raise DomainError(
-                _l(
-                    "“%(name)s” needs at least %(minimum)d per order.",
-                    name=line.product_name,
-                    minimum=product.min_order_quantity,
-                )
-            )
-        if delivery < now + timedelta(hours=product.lead_time_hours):
-            raise DomainError(
-                _l(
-                    "“%(name)s” must be ordered at least %(hours)d hours before delivery.",
-                    name=line.product_name,
-                    hours=product.lead_time_hours,
-                ),
-                field="delivery_date",
-            )
-    if order.total > rules.order_cap:
-        raise DomainError(
-            _l(
-                "An order to one vendor may not exceed the cap of Rp %(cap)s.",
-                cap=f"{rules.order_cap:,}".replace(",", "."),
-            )
-        )
-
-
-def lines_over_unit_cost(session: Session, order: Order) -> list[tuple[OrderLine, int]]:
-    """Lines whose price per person exceeds their category's standard unit cost, with the cap."""
-    caps = caps_for(session, order.agency_id)
-    over = []
-    for line in order.lines:
-        cap = caps.get(line.product.category_id)
-        # price per person > cap, in whole rupiah: unit price > cap x people fed per unit
-        if cap is not None and line.unit_price > cap * line.product.portions_per_unit:
-            over.append((line, cap))
-    return over
-
-
-def check_standard_unit_costs(session: Session, order: Order) -> None:
-    over = lines_over_unit_cost(session, order)
-    if over and not order.justification:
-        names = ", ".join(
-            f"{line.product_name} (max Rp {cap:,}/pax)".replace(",", ".") for line, cap in over
-        )
-        raise DomainError(
-            _l(
-                "These cost more per person than the standard unit cost: %(lines)s. "
-                "Write a justification for the approver.",
-                lines=names,
-            ),
-            field="justification",
-        )
-
-
-#: statuses of orders that count towards a possible split purchase
-_LIVE_STATUSES = frozenset(OrderStatus) - {
-    OrderStatus.CART,
-    OrderStatus.REJECTED,
-    OrderStatus.DECLINED,
-    OrderStatus.EXPIRED,
-    OrderStatus.CANCELLED,
-}
-
-
-def flag_possible_split(session: Session, order: Order, rules: OrderRules) -> None:
-    """Flag (not block) several orders by one agency to one vendor for one day that together
-    cross the threshold: the approver should check they are not one purchase split up."""
-    threshold = order.agency.split_purchase_threshold or rules.split_purchase_threshold
-    siblings = list(
-        session.scalars(
-            select(Order).where(
-                Order.agency_id == order.agency_id,
-                Order.vendor_id == order.vendor_id,
-                Order.delivery_date == order.delivery_date,
-                Order.status.in_(_LIVE_STATUSES),
-            )
-        )
-    )
-    if len(siblings) > 1 and sum(o.total for o in siblings) > threshold:
-        for sibling in siblings:
-            sibling.possible_split = True
-        session.flush()
-
-
-def order_portions(order: Order) -> int:
-    return sum(line.quantity * line.product.portions_per_unit for line in order.lines)
-
-
-def booked_portions(session: Session, vendor_id: int, day: date, exclude_order_id: int) -> int:
-    """Portions the vendor has already accepted for delivery on `day`."""
-    return (
-        session.scalar(
-            select(func.coalesce(func.sum(Order.portions), 0)).where(
-                Order.vendor_id == vendor_id,
-                Order.delivery_date == day,
-                Order.status.in_(ACCEPTED_STATUSES),
-                Order.id != exclude_order_id,
-            )
-        )
-        or 0
-    )
-
-
-def check_vendor_can_deliver(
-    session: Session, order: Order, details: CheckoutDetails, now: datetime
-) -> None:
-    """The vendor's service area, closed days, order cut-off and daily portion capacity."""
-    vendor = order.vendor
-    name = vendor.trading_name
-    if not vendors.serves_district(vendor, details.delivery_district):
-        raise DomainError(
-            _l(
-                "%(vendor)s does not deliver to %(district)s.",
-                vendor=name,
-                district=details.delivery_district.strip(),
-            ),
-            field="delivery_district",
-        )
-    if vendors.is_closed_on(vendor, details.delivery_date):
-        raise DomainError(
-            _l("%(vendor)s is closed on that day; choose another date or vendor.", vendor=name),
-            field="delivery_date",
-        )
-    local_now = now.astimezone(JAKARTA)
-    if vendor.order_cutoff is not None:
-        latest_day_for_today = local_now.date() + timedelta(days=1)
-        if details.delivery_date <= latest_day_for_today and (
-            details.delivery_date <= local_now.date() or local_now.time() >= vendor.order_cutoff
-        ):
-            raise DomainError(
-                _l(
-                    "%(vendor)s takes orders for the next day until %(time)s.",
-                    vendor=name,
-                    time=vendor.order_cutoff.strftime("%H:%M"),
-                ),
-                field="delivery_date",
-            )
-    check_capacity(session, order, details.delivery_date)
-
-
-def check_capacity(session: Session, order: Order, day: date) -> None:
-    limit = order.vendor.max_portions_per_day
-    if limit is None:
-        return
-    booked = booked_portions(session, order.vendor_id, day, order.id)
-    if booked + order_portions(order) > limit:
-        raise DomainError(
-            _l(
-                "%(vendor)s can make %(left)d more portions on that day; this order needs "
-                "%(needed)d.",
-                vendor=order.vendor.trading_name,
-                left=max(limit - booked, 0),
-                needed=order_portions(order),
-            ),
-            field="delivery_date",
-        )
-
-
 def _transition(
     session: Session,
     order: Order,
@@ -471,7 +271,7 @@ def checkout(
         )
     if details.headcount is not None and details.headcount < 0:
         raise DomainError(_l("The headcount cannot be negative."), field="headcount")
-    if _delivery_moment(details) <= now:
+    if delivery_moment(details) <= now:
         raise DomainError(_l("The delivery time must be in the future."), field="delivery_date")
     if not details.recipient_name.strip() or not details.recipient_phone.strip():
         raise DomainError(
@@ -510,7 +310,7 @@ def checkout(
             order_line.product_name = order_line.product.name
             order_line.unit = order_line.product.unit
         order.recompute_total()
-        _check_order_can_be_submitted(order, details, rules, now)
+        check_order_can_be_submitted(order, details, rules, now)
         check_vendor_can_deliver(session, order, details, now)
         order.number = f"EO-{now.astimezone(JAKARTA).year}-{order.id:06d}"
         order.request_number = request_number
@@ -678,10 +478,10 @@ def change_order(
         delivery_district=order.delivery_district,
         justification=order.justification,
     )
-    if _delivery_moment(details) <= now:
+    if delivery_moment(details) <= now:
         raise DomainError(_l("The delivery time must be in the future."), field="delivery_date")
     order.delivery_date, order.delivery_time = change.delivery_date, change.delivery_time
-    _check_order_can_be_submitted(order, details, rules, now)
+    check_order_can_be_submitted(order, details, rules, now)
     check_vendor_can_deliver(session, order, details, now)
     check_standard_unit_costs(session, order)
     order.portions = order_portions(order)
@@ -859,28 +659,6 @@ def reconcile_order(session: Session, actor: User, order: Order) -> Order:
 # Expiry ------------------------------------------------------------------------------
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """`start` plus `days` working days (Monday to Friday), in Jakarta time."""
-    moment = start.astimezone(JAKARTA)
-    added = 0
-    while added < days:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
-            added += 1
-    return moment
-
-
-def acceptance_deadline(order: Order, rules: OrderRules) -> datetime | None:
-    """When the vendor must have answered: N working days after approval, and before delivery."""
-    if order.approved_at is None:
-        return None
-    deadline = add_working_days(order.approved_at, rules.acceptance_working_days)
-    if order.delivery_date and order.delivery_time:
-        delivery = datetime.combine(order.delivery_date, order.delivery_time, tzinfo=JAKARTA)
-        deadline = min(deadline, delivery)
-    return deadline.astimezone(UTC)
-
-
 def expire_unanswered_orders(
     session: Session, rules: OrderRules, *, now: datetime | None = None
 ) -> list[Order]:
@@ -899,7 +677,3 @@ def expire_unanswered_orders(
             _transition(session, order, OrderAction.EXPIRE, None, reason="no answer in time")
             expired.append(order)
     return expired
-
-
-def is_committed(order: Order) -> bool:
-    return order.status in COMMITTED_STATUSES
