@@ -45,6 +45,8 @@ class Config:
     SPLIT_PURCHASE_THRESHOLD = _int_env("EORDER_SPLIT_PURCHASE_THRESHOLD", 10_000_000)
     #: rupiah; no single order may exceed it
     ORDER_CAP = _int_env("EORDER_ORDER_CAP", 50_000_000)
+    #: working days the vendor has to accept or decline an approved order (never past delivery)
+    ACCEPTANCE_WORKING_DAYS = _int_env("EORDER_ACCEPTANCE_WORKING_DAYS", 3)
     #: days after receipt by which the vendor can expect payment
     PAYMENT_DUE_DAYS = _int_env("EORDER_PAYMENT_DUE_DAYS", 14)
 

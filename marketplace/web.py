@@ -50,6 +50,7 @@ def order_rules() -> OrderRules:
         order_cap=config["ORDER_CAP"],
         second_approval_threshold=config["SECOND_APPROVAL_THRESHOLD"],
         split_purchase_threshold=config["SPLIT_PURCHASE_THRESHOLD"],
+        acceptance_working_days=config["ACCEPTANCE_WORKING_DAYS"],
     )
 
 
