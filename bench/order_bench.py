@@ -652,6 +652,9 @@ def http_benchmark(args: argparse.Namespace) -> int:
             if successes:
                 last = max(tally.success_at) - phase_start
                 print(f"  {successes / last:.1f} orders/s until the last success ({last:.1f} s)")
+            windows = Counter(int((at - phase_start) // 10) for at in tally.success_at)
+            by_window = ", ".join(f"{windows[w] / 10:.1f}" for w in range(int(wall // 10) + 1))
+            print(f"  orders/s in successive 10-s windows: {by_window}")
             page_rate = (len(tally.add_ms) + len(tally.cart_ms) + len(tally.checkout_ms)) / wall
             print(f"  {page_rate:.1f} requests/s in all (add to cart, cart page, checkout)")
             print(latency_row("checkout POST, all", tally.checkout_ms))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -12,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from catalog.db import Base, Money, UTCDateTime, utcnow
 from catalog.models import enum_column
 from marketplace.accounts.models import Agency
+
+if TYPE_CHECKING:  # orders refer to budget lines, so the import would go in a circle
+    from marketplace.ordering.models import Order
 
 
 class BudgetLine(Base):
@@ -92,3 +96,22 @@ class BudgetEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     budget_line: Mapped[BudgetLine] = relationship()
+    order: Mapped[Order | None] = relationship(lazy="joined")
+
+    @property
+    def reason_label(self) -> str:
+        """The reason as a person reads it: system reasons are translated, typed ones kept."""
+        label = SYSTEM_REASONS.get(self.reason)
+        return str(label) if label is not None else self.reason
+
+
+#: reasons the system writes on ledger rows, and how they read
+SYSTEM_REASONS = {
+    "rejected": _l("Order rejected"),
+    "cancelled": _l("Order cancelled"),
+    "declined": _l("Declined by the vendor"),
+    "expired": _l("The vendor did not answer in time"),
+    "not received": _l("Not received"),
+    "order changed": _l("Order changed"),
+    "dispute cancelled": _l("Cancelled after a dispute"),
+}
