@@ -630,6 +630,9 @@ def http_benchmark(args: argparse.Namespace) -> int:
             finally:
                 stop(server)
             tally = merge([shopper.tally for shopper in shoppers])
+            if any(label.startswith("5") for label in tally.other):
+                log = (tmp / "gunicorn.log").read_text(errors="replace").splitlines()
+                print("server errors; the end of the gunicorn log:", *log[-30:], sep="\n")
             successes = len(tally.success_ms)
             health_rate = health_count / args.health_seconds
             rate = successes / wall
@@ -653,8 +656,9 @@ def http_benchmark(args: argparse.Namespace) -> int:
                 last = max(tally.success_at) - phase_start
                 print(f"  {successes / last:.1f} orders/s until the last success ({last:.1f} s)")
             windows = Counter(int((at - phase_start) // 10) for at in tally.success_at)
-            by_window = ", ".join(f"{windows[w] / 10:.1f}" for w in range(int(wall // 10) + 1))
-            print(f"  orders/s in successive 10-s windows: {by_window}")
+            if wall >= 10:  # whole windows only
+                by_window = ", ".join(f"{windows[w] / 10:.1f}" for w in range(int(wall // 10)))
+                print(f"  orders/s in successive 10-s windows: {by_window}")
             page_rate = (len(tally.add_ms) + len(tally.cart_ms) + len(tally.checkout_ms)) / wall
             print(f"  {page_rate:.1f} requests/s in all (add to cart, cart page, checkout)")
             print(latency_row("checkout POST, all", tally.checkout_ms))
@@ -787,11 +791,31 @@ def profile(args: argparse.Namespace) -> int:
     print("database time per checkout, by statement:")
     for sql, elapsed in sorted(slowest.items(), key=lambda item: -item[1])[:8]:
         print(f"  {elapsed * 1000 / n:6.2f} ms  {sql}")
+    print("own time per checkout, by package (cProfile, so inflated):")
+    for package, seconds in own_time_by_package(pstats.Stats(profiler)).most_common(12):
+        print(f"  {seconds * 1000 / n:6.2f} ms  {package}")
     for key in ("cumulative", "tottime"):
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(30)
         print(out.getvalue())
     return 0
+
+
+def own_time_by_package(stats: pstats.Stats) -> Counter[str]:
+    """Seconds spent in each package's own code: the app's modules, libraries, built-ins."""
+    totals: Counter[str] = Counter()
+    for (filename, _line, function), row in stats.stats.items():  # type: ignore[attr-defined]
+        path = Path(filename)
+        if "site-packages" in path.parts:
+            package = path.parts[path.parts.index("site-packages") + 1]
+        elif path.is_relative_to(ROOT):
+            package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:2])
+        elif filename == "~":
+            package = "built-in: " + function[:60]
+        else:
+            package = "stdlib: " + path.stem
+        totals[package] += row[2]
+    return totals
 
 
 def main() -> int:

@@ -27,7 +27,7 @@ from catalog.models import (
     Vendor,
     VendorDocument,
 )
-from catalog.photos import PhotoError, store_photo
+from catalog.photos import PhotoError, delete_photo, store_photo
 from catalog.services import ListingError
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -61,6 +61,17 @@ def store_document_file(data: bytes | BinaryIO, storage_dir: Path) -> tuple[str,
             "file", _l("Upload the document as a PDF, JPEG, PNG or WebP file.")
         ) from None
     return stored.filename("large", "jpg"), "image"
+
+
+def delete_document_file(storage_dir: Path, file_name: str) -> None:
+    """Remove a stored document (and, for an image, its other derivatives)."""
+    path = document_path(storage_dir, file_name)
+    if path is None:
+        return
+    if file_name.endswith("-large.jpg"):
+        delete_photo(file_name.removesuffix("-large.jpg"), storage_dir)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def document_path(storage_dir: Path, file_name: str) -> Path | None:
@@ -123,7 +134,7 @@ def verify_document(
     document.reviewed_by_id = reviewer_id
     relisted = []
     for product in document.vendor.products:
-        previous = _delisting_document(session, product)
+        previous = delisting_document(session, product)
         if previous is not None and previous.kind is document.kind:
             product.delisted_reason = ""
             relisted.append(product)
@@ -152,16 +163,12 @@ def relies_on(product: Product, kind: DocumentKind) -> bool:
     return True
 
 
-def _delisting_document(session: Session, product: Product) -> VendorDocument | None:
+def delisting_document(session: Session, product: Product) -> VendorDocument | None:
+    """The expired document that took the listing off sale, if any."""
     if not product.delisted_reason.startswith(DELISTED_PREFIX):
         return None
     document_id = product.delisted_reason.removeprefix(DELISTED_PREFIX)
     return session.get(VendorDocument, int(document_id)) if document_id.isdigit() else None
-
-
-def delisting_document(session: Session, product: Product) -> VendorDocument | None:
-    """The expired document that took the listing off sale, if any."""
-    return _delisting_document(session, product)
 
 
 @dataclass

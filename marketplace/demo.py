@@ -165,7 +165,8 @@ class _Seeder:
         self.today = now.astimezone(JAKARTA).date()
         self.agencies: dict[str, Agency] = {}
         self.vendors: dict[str, Vendor] = {}
-        self.lines: dict[tuple[str, str], BudgetLine] = {}
+        self.lines: dict[tuple[str, str, int], BudgetLine] = {}
+        self.line_specs: dict[tuple[str, str], tuple[str, str, int]] = {}
         self.products: dict[tuple[str, str], Product] = {}
         self.users: dict[str, User] = {}
         self.payments = 0
@@ -198,20 +199,28 @@ class _Seeder:
             self.session.flush()
             self.agencies[data.key] = agency
             for code, name, activity, allocation in data.budget_lines:
-                line = BudgetLine(
-                    agency_id=agency.id,
-                    fiscal_year=self.today.year,
-                    account_code=code,
-                    name=name,
-                    activity=activity,
-                    allocation=0,
-                )
-                self.session.add(line)
-                self.session.flush()
-                ledger.allocate(
-                    self.session, line, allocation, actor=None, reason=f"DPA {self.today.year}"
-                )
-                self.lines[(data.key, code)] = line
+                self.line_specs[(data.key, code)] = (name, activity, allocation)
+                self._line(data.key, code, self.today.year)
+
+    def _line(self, agency_key: str, code: str, year: int) -> BudgetLine:
+        """The agency's line for `year`, made on first use: spending belongs to the fiscal
+        year of the delivery, and demo orders around New Year fall in two years."""
+        key = (agency_key, code, year)
+        if key not in self.lines:
+            name, activity, allocation = self.line_specs[(agency_key, code)]
+            line = BudgetLine(
+                agency_id=self.agencies[agency_key].id,
+                fiscal_year=year,
+                account_code=code,
+                name=name,
+                activity=activity,
+                allocation=0,
+            )
+            self.session.add(line)
+            self.session.flush()
+            ledger.allocate(self.session, line, allocation, actor=None, reason=f"DPA {year}")
+            self.lines[key] = line
+        return self.lines[key]
 
     def _vendors(self) -> None:
         for number, data in enumerate(VENDORS, start=1):
@@ -305,7 +314,7 @@ class _Seeder:
         delivery = datetime.combine(delivery_date, spec.at, tzinfo=JAKARTA)
         # An order delivered in the past was placed a few days before its delivery.
         placed = self.now if delivery > self.now else delivery - PAST_ORDER_LEAD
-        line = self.lines[(spec.agency, spec.account_code)]
+        line = self._line(spec.agency, spec.account_code, delivery_date.year)
         details = CheckoutDetails(
             budget_line_id=line.id,
             activity_name=spec.activity,
@@ -357,7 +366,12 @@ class _Seeder:
         )
 
     def _accept(self, spec: DemoOrder, order: Order) -> None:
-        ordering.accept_order(self.session, self._vendor_user(spec), order)
+        # Orders delivered in the past were answered well before their delivery.
+        delivery = datetime.combine(order.delivery_date, order.delivery_time, tzinfo=JAKARTA)
+        answered = min(self.now, delivery - timedelta(days=1))
+        ordering.accept_order(
+            self.session, self._vendor_user(spec), order, rules=self.rules, now=answered
+        )
 
     def _decline(self, spec: DemoOrder, order: Order) -> None:
         ordering.decline_order(self.session, self._vendor_user(spec), order, spec.reason)

@@ -19,6 +19,7 @@ from marketplace.accounts.models import Role, User
 from marketplace.audit.services import record_event
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
 from marketplace.errors import Conflict, DomainError, InsufficientBudget, NotFound, PermissionDenied
+from marketplace.i18n import rupiah
 from marketplace.permissions import has_permission
 
 
@@ -347,7 +348,7 @@ def change_allocation(
         raise InsufficientBudget(
             _l(
                 "The allocation cannot go below what is committed and spent (%(used)s).",
-                used=f"Rp {line.committed + line.spent:,}".replace(",", "."),
+                used=rupiah(line.committed + line.spent),
             ),
             field="allocation",
         )
@@ -397,8 +398,27 @@ def close_fiscal_year(session: Session, actor: User, agency_id: int, year: int) 
         )
     now = utcnow()
     for line in lines:
-        line.closed_at = now
-        line.frozen = True
+        # Guarded, so that an order committing at this very moment cannot slip onto a
+        # closed line: one of the two UPDATEs waits for the other and then finds its
+        # condition false.
+        result = session.execute(
+            update(BudgetLine)
+            .where(
+                BudgetLine.id == line.id,
+                BudgetLine.committed == 0,
+                BudgetLine.closed_at.is_(None),
+            )
+            .values(closed_at=now, frozen=True)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise Conflict(
+                _l(
+                    "Orders still hold committed money on %(codes)s; finish or cancel them first.",
+                    codes=line.account_code,
+                )
+            )
+        session.refresh(line)
         record_event(
             session,
             actor,

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from marketplace.db import get_session
 from marketplace.errors import DomainError, PermissionDenied
+from marketplace.i18n import rupiah
 from marketplace.ordering import services
 from marketplace.ordering.forms import ReasonForm
 from marketplace.ordering.models import Order
@@ -70,7 +71,7 @@ def receive(order_id: int):  # type: ignore[no-untyped-def]
         _(
             "Receipt of %(ref)s confirmed: %(amount)s is now spending.",
             ref=order.reference,
-            amount=f"Rp {order.received_total:,}".replace(",", "."),
+            amount=rupiah(order.received_total),
         ),
         "success",
     )

@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from catalog import vendors
+from marketplace.budgets.models import BudgetLine
 from marketplace.errors import Conflict, DomainError
+from marketplace.i18n import rupiah
 from marketplace.ordering.caps import caps_for
 from marketplace.ordering.models import Order, OrderLine
 from marketplace.ordering.states import ACCEPTED_STATUSES, OrderStatus
@@ -91,7 +93,7 @@ def check_order_can_be_submitted(
         raise DomainError(
             _l(
                 "An order to one vendor may not exceed the cap of Rp %(cap)s.",
-                cap=f"{rules.order_cap:,}".replace(",", "."),
+                cap=rupiah(rules.order_cap).removeprefix("Rp "),
             )
         )
 
@@ -111,9 +113,7 @@ def lines_over_unit_cost(session: Session, order: Order) -> list[tuple[OrderLine
 def check_standard_unit_costs(session: Session, order: Order) -> None:
     over = lines_over_unit_cost(session, order)
     if over and not order.justification:
-        names = ", ".join(
-            f"{line.product_name} (max Rp {cap:,}/pax)".replace(",", ".") for line, cap in over
-        )
+        names = ", ".join(f"{line.product_name} (max {rupiah(cap)}/pax)" for line, cap in over)
         raise DomainError(
             _l(
                 "These cost more per person than the standard unit cost: %(lines)s. "
@@ -210,19 +210,33 @@ def check_vendor_can_deliver(
     check_capacity(session, order, details.delivery_date)
 
 
+def check_delivery_in_fiscal_year(details: CheckoutDetails, line: BudgetLine) -> None:
+    """Spending belongs to the fiscal year of the line it is charged to."""
+    if details.delivery_date.year != line.fiscal_year:
+        raise DomainError(
+            _l(
+                "Delivery must fall in the fiscal year of the budget line (%(year)d).",
+                year=line.fiscal_year,
+            ),
+            field="delivery_date",
+        )
+
+
 def check_capacity(session: Session, order: Order, day: date) -> None:
     limit = order.vendor.max_portions_per_day
     if limit is None:
         return
     booked = booked_portions(session, order.vendor_id, day, order.id)
-    if booked + order_portions(order) > limit:
+    # Once submitted, an order's portions are those it was submitted with.
+    needed = order.portions or order_portions(order)
+    if booked + needed > limit:
         raise DomainError(
             _l(
                 "%(vendor)s can make %(left)d more portions on that day; this order needs "
                 "%(needed)d.",
                 vendor=order.vendor.trading_name,
                 left=max(limit - booked, 0),
-                needed=order_portions(order),
+                needed=needed,
             ),
             field="delivery_date",
         )

@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from catalog.db import utcnow
 from catalog.models import Product
@@ -31,6 +31,7 @@ from marketplace.ordering.rules import (  # noqa: F401  (part of this module's i
     acceptance_deadline,
     add_working_days,
     check_capacity,
+    check_delivery_in_fiscal_year,
     check_order_can_be_submitted,
     check_standard_unit_costs,
     check_vendor_can_deliver,
@@ -51,7 +52,16 @@ from marketplace.permissions import can_act, can_view_order, has_permission
 
 def visible_orders_query(user: User) -> Select[tuple[Order]]:
     """Orders the user may see: their agencies', their vendors', or all for province roles."""
-    query = select(Order).where(Order.status != OrderStatus.CART)
+    query = (
+        select(Order)
+        .where(Order.status != OrderStatus.CART)
+        .options(
+            joinedload(Order.vendor),
+            joinedload(Order.agency),
+            joinedload(Order.requester),
+            joinedload(Order.budget_line),
+        )
+    )
     if has_permission(user, "order:view"):  # a province-wide role
         return query
     agency_ids = {m.agency_id for m in user.memberships if m.agency_id is not None}
@@ -71,6 +81,12 @@ def approval_queue(session: Session, user: User) -> list[Order]:
     candidates = session.scalars(
         select(Order)
         .where(Order.status == OrderStatus.SUBMITTED, Order.agency_id.in_(user.agency_ids))
+        .options(
+            joinedload(Order.vendor),
+            joinedload(Order.agency),
+            joinedload(Order.requester),
+            joinedload(Order.budget_line),
+        )
         .order_by(Order.submitted_at, Order.id)
     )
     return [order for order in candidates if can_act(user, order, OrderAction.APPROVE)]
@@ -105,8 +121,14 @@ def _check_quantity(quantity: int) -> None:
         raise DomainError(_l("The quantity is too large."), field="quantity")
 
 
-def add_to_cart(session: Session, user: User, product: Product, quantity: int) -> Order:
-    agency_id = requester_agency_id(user)
+def add_to_cart(
+    session: Session, user: User, product: Product, quantity: int, agency_id: int | None = None
+) -> Order:
+    """Put a product in the requester's cart for `agency_id` (their first agency by default)."""
+    if agency_id is None:
+        agency_id = requester_agency_id(user)
+    elif not has_permission(user, "order:submit", agency_id=agency_id):
+        raise PermissionDenied(_l("Only a requester of an agency can order."))
     _check_quantity(quantity)
     if not product.is_orderable:
         raise Conflict(_l("This product cannot be ordered now."))
@@ -179,7 +201,7 @@ def repeat_order(session: Session, user: User, order: Order) -> tuple[int, list[
     added, unavailable = 0, []
     for line in order.lines:
         if line.product.is_orderable:
-            add_to_cart(session, user, line.product, line.quantity)
+            add_to_cart(session, user, line.product, line.quantity, agency_id=order.agency_id)
             added += 1
         else:
             unavailable.append(line.product_name)
@@ -203,8 +225,8 @@ def _transition(
     target = next_status(order.status, action)
     order.status = target
     setattr(order, TIMESTAMP_FOR_STATUS[target], utcnow())
-    if reason:
-        order.status_reason = reason
+    # The reason belongs to the refusal or return it explains; moving on clears it.
+    order.status_reason = reason
     order.version += 1
     session.flush()
     after = order.snapshot()
@@ -226,14 +248,25 @@ def _transition(
     notify_order_change(session, order, action, actor)
 
 
-def _lock(session: Session, order: Order) -> Order:
-    """Re-read the order under a row lock, so that two requests cannot both move it."""
+def _lock(session: Session, order: Order, expected_version: int | None = None) -> Order:
+    """Re-read the order under a row lock, so that two requests cannot both move it.
+
+    With `expected_version` (the version the person's page showed), an order that changed
+    in the meantime is refused, so that nobody approves or accepts what they have not seen.
+    """
     locked = session.scalars(
         select(Order)
         .where(Order.id == order.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+    if expected_version is not None and expected_version != locked.version:
+        raise Conflict(
+            _l(
+                "Order %(ref)s changed since you opened it. Look at it again, then decide.",
+                ref=locked.reference,
+            )
+        )
     return locked
 
 
@@ -283,6 +316,11 @@ def checkout(
     line = session.get(BudgetLine, details.budget_line_id)
     if line is None or not has_permission(user, "order:submit", agency_id=line.agency_id):
         raise DomainError(_l("Choose one of your agency's budget lines."), field="budget_line_id")
+    if line.closed_at is not None:
+        raise DomainError(
+            _l("The fiscal year of this budget line is closed; choose another line."),
+            field="budget_line_id",
+        )
     if line.frozen:
         raise DomainError(
             _l("This budget line is frozen; choose another line."), field="budget_line_id"
@@ -311,6 +349,7 @@ def checkout(
             order_line.unit = order_line.product.unit
         order.recompute_total()
         check_order_can_be_submitted(order, details, rules, now)
+        check_delivery_in_fiscal_year(details, line)
         check_vendor_can_deliver(session, order, details, now)
         order.number = f"EO-{now.astimezone(JAKARTA).year}-{order.id:06d}"
         order.request_number = request_number
@@ -383,8 +422,8 @@ def _release_commitment(session: Session, order: Order, actor: User | None, reas
         )
 
 
-def approve_order(session: Session, actor: User, order: Order) -> Order:
-    order = _lock(session, order)
+def approve_order(session: Session, actor: User, order: Order, version: int | None = None) -> Order:
+    order = _lock(session, order, version)
     _require(actor, order, OrderAction.APPROVE)
     if order.approved_by_id is None:
         order.approved_by_id = actor.id
@@ -417,9 +456,11 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
-def return_order(session: Session, actor: User, order: Order, reason: str) -> Order:
+def return_order(
+    session: Session, actor: User, order: Order, reason: str, version: int | None = None
+) -> Order:
     """Send the order back to the requester for changes; the budget stays committed."""
-    order = _lock(session, order)
+    order = _lock(session, order, version)
     _require(actor, order, OrderAction.RETURN)
     reason = _require_reason(reason)
     order.approved_by_id = None
@@ -480,11 +521,15 @@ def change_order(
     )
     if delivery_moment(details) <= now:
         raise DomainError(_l("The delivery time must be in the future."), field="delivery_date")
+    if order.delivery_until is not None and order.delivery_until <= change.delivery_time:
+        order.delivery_until = None  # the old window no longer fits the new time
     order.delivery_date, order.delivery_time = change.delivery_date, change.delivery_time
+    order.portions = order_portions(order)
     check_order_can_be_submitted(order, details, rules, now)
+    if order.budget_line is not None:
+        check_delivery_in_fiscal_year(details, order.budget_line)
     check_vendor_can_deliver(session, order, details, now)
     check_standard_unit_costs(session, order)
-    order.portions = order_portions(order)
     threshold = order.agency.second_approval_threshold or rules.second_approval_threshold
     order.needs_second_approval = order.total > threshold
     order.approved_by_id = None
@@ -508,8 +553,10 @@ def change_order(
     return order
 
 
-def reject_order(session: Session, actor: User, order: Order, reason: str) -> Order:
-    order = _lock(session, order)
+def reject_order(
+    session: Session, actor: User, order: Order, reason: str, version: int | None = None
+) -> Order:
+    order = _lock(session, order, version)
     _require(actor, order, OrderAction.REJECT)
     reason = _require_reason(reason)
     _release_commitment(session, order, actor, "rejected")
@@ -525,17 +572,36 @@ def cancel_order(session: Session, actor: User, order: Order, reason: str = "") 
     return order
 
 
-def accept_order(session: Session, actor: User, order: Order) -> Order:
-    order = _lock(session, order)
+def accept_order(
+    session: Session,
+    actor: User,
+    order: Order,
+    version: int | None = None,
+    rules: OrderRules | None = None,
+    *,
+    now: datetime | None = None,
+) -> Order:
+    order = _lock(session, order, version)
     _require(actor, order, OrderAction.ACCEPT)
+    deadline = acceptance_deadline(order, rules or OrderRules())
+    if deadline is not None and (now or utcnow()) >= deadline:
+        raise Conflict(
+            _l(
+                "The time to answer order %(ref)s has passed; it expires and its budget is "
+                "released.",
+                ref=order.reference,
+            )
+        )
     if order.delivery_date is not None:  # orders accepted since submission count too
         check_capacity(session, order, order.delivery_date)
     _transition(session, order, OrderAction.ACCEPT, actor)
     return order
 
 
-def decline_order(session: Session, actor: User, order: Order, reason: str) -> Order:
-    order = _lock(session, order)
+def decline_order(
+    session: Session, actor: User, order: Order, reason: str, version: int | None = None
+) -> Order:
+    order = _lock(session, order, version)
     _require(actor, order, OrderAction.DECLINE)
     reason = _require_reason(reason)
     _release_commitment(session, order, actor, "declined")

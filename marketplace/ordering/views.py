@@ -111,7 +111,11 @@ def cart():  # type: ignore[no-untyped-def]
     orders = services.cart_orders(db, current_user)
     form = _checkout_form(db, orders)
     if request.method == "POST" and form.validate_on_submit():
-        ids = [int(part) for part in (form.order_ids.data or "").split(",") if part.isdigit()]
+        ids = [
+            int(part)
+            for part in (form.order_ids.data or "").split(",")
+            if part.isascii() and part.isdigit()
+        ]
         saved = form.saved.get(form.saved_address_id.data or 0)  # type: ignore[attr-defined]
         details = services.CheckoutDetails(
             budget_line_id=form.budget_line_id.data,
@@ -171,7 +175,7 @@ def orders():  # type: ignore[no-untyped-def]
     query = services.visible_orders_query(current_user)
     if status in {s.value for s in OrderStatus}:
         query = query.where(Order.status == OrderStatus(status))
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
     rows = list(
         db.scalars(
             query.order_by(Order.id.desc()).limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)
@@ -218,6 +222,11 @@ def approvals():  # type: ignore[no-untyped-def]
     )
 
 
+def _version() -> int | None:
+    """The order version the person's page showed, if the form sent it."""
+    return request.form.get("version", type=int)
+
+
 def _order_for_action(order_id: int) -> Order:
     return services.get_visible_order(get_session(), current_user, order_id)
 
@@ -239,7 +248,9 @@ def _reason_or_back(order: Order) -> str | None:
 @bp.post("/orders/<int:order_id>/approve")
 @login_required
 def approve(order_id: int):  # type: ignore[no-untyped-def]
-    order = services.approve_order(get_session(), current_user, _order_for_action(order_id))
+    order = services.approve_order(
+        get_session(), current_user, _order_for_action(order_id), version=_version()
+    )
     if order.status is OrderStatus.SUBMITTED:
         return _done(order, _("Your approval is recorded. The budget holder approves next."))
     return _done(order, _("Order %(ref)s is approved and sent to the vendor.", ref=order.reference))
@@ -252,7 +263,7 @@ def reject(order_id: int):  # type: ignore[no-untyped-def]
     reason = _reason_or_back(order)
     if reason is None:
         return redirect(url_for("ordering.order", order_id=order.id))
-    services.reject_order(get_session(), current_user, order, reason)
+    services.reject_order(get_session(), current_user, order, reason, version=_version())
     return _done(
         order, _("Order %(ref)s is rejected; its budget is released.", ref=order.reference)
     )
@@ -265,7 +276,7 @@ def return_for_changes(order_id: int):  # type: ignore[no-untyped-def]
     reason = _reason_or_back(order)
     if reason is None:
         return redirect(url_for("ordering.order", order_id=order.id))
-    services.return_order(get_session(), current_user, order, reason)
+    services.return_order(get_session(), current_user, order, reason, version=_version())
     return _done(
         order, _("Order %(ref)s is returned to the requester for changes.", ref=order.reference)
     )
@@ -287,7 +298,7 @@ def change(order_id: int):  # type: ignore[no-untyped-def]
         quantities = {}
         for line in order.lines:
             raw = request.form.get(f"quantity-{line.id}", "").strip()
-            if not raw.isdigit() or int(raw) > services.MAX_LINE_QUANTITY:
+            if not (raw.isascii() and raw.isdigit()) or int(raw) > services.MAX_LINE_QUANTITY:
                 errors[line.id] = _("Enter a whole number, 0 to remove the item.")
             else:
                 quantities[line.id] = int(raw)

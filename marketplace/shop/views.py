@@ -57,7 +57,7 @@ def _search_params() -> dict[str, object]:
         else "",
         "within": within if within in LEAD_TIME_BUCKETS else None,
         "sort": sort if sort in SORTS else "relevance",
-        "page": max(args.get("page", 1, type=int) or 1, 1),
+        "page": min(max(args.get("page", 1, type=int) or 1, 1), 10_000),
     }
 
 

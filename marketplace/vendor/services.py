@@ -106,8 +106,12 @@ def upload_document(
         raise PermissionDenied(_l("You cannot manage this vendor's documents."))
     try:
         file_name, file_type = documents.store_document_file(upload, storage_dir)
+    except ListingError as error:
+        raise DomainError(error.message, field=error.field) from None
+    try:
         document = documents.add_document(session, vendor, data, file_name, file_type, today)
     except ListingError as error:
+        documents.delete_document_file(storage_dir, file_name)  # keep no file the database lost
         raise DomainError(error.message, field=error.field) from None
     record_event(
         session,

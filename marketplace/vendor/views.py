@@ -37,7 +37,13 @@ from marketplace.vendor.forms import (
     PhotoForm,
     ProductForm,
 )
-from marketplace.web import permission_required, show_error, today_in_jakarta, upload_dir
+from marketplace.web import (
+    order_rules,
+    permission_required,
+    show_error,
+    today_in_jakarta,
+    upload_dir,
+)
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 
@@ -149,6 +155,11 @@ def _vendor_order(order_id: int) -> Order:
     return ordering.get_visible_order(get_session(), current_user, order_id)
 
 
+def _version() -> int | None:
+    """The order version the person's page showed, if the form sent it."""
+    return request.form.get("version", type=int)
+
+
 def _done(order: Order, message: str):  # type: ignore[no-untyped-def]
     get_session().commit()
     flash(message, "success")
@@ -158,7 +169,13 @@ def _done(order: Order, message: str):  # type: ignore[no-untyped-def]
 @bp.post("/orders/<int:order_id>/accept")
 @permission_required("order:fulfil")
 def accept(order_id: int):  # type: ignore[no-untyped-def]
-    order = ordering.accept_order(get_session(), current_user, _vendor_order(order_id))
+    order = ordering.accept_order(
+        get_session(),
+        current_user,
+        _vendor_order(order_id),
+        version=_version(),
+        rules=order_rules(),
+    )
     return _done(order, _("You accepted order %(ref)s. Deliver it on time.", ref=order.reference))
 
 
@@ -170,7 +187,9 @@ def decline(order_id: int):  # type: ignore[no-untyped-def]
     if not form.validate_on_submit():
         flash(_("Give a reason."), "error")
         return redirect(url_for("ordering.order", order_id=order.id))
-    ordering.decline_order(get_session(), current_user, order, form.reason.data or "")
+    ordering.decline_order(
+        get_session(), current_user, order, form.reason.data or "", version=_version()
+    )
     return _done(order, _("You declined order %(ref)s.", ref=order.reference))
 
 

@@ -511,3 +511,54 @@ def test_accepted_orders_cannot_be_changed(db, world):
             OrderChange({order.lines[0].id: 1}, order.delivery_date, order.delivery_time),
             world.rules,
         )
+
+
+def test_a_stale_page_cannot_approve_a_changed_order(client, db, login, world):
+    from marketplace.ordering.services import OrderChange
+
+    order = world.order_in(db, "submitted", quantity=10)
+    seen = order.version
+    ordering.change_order(
+        db,
+        world.requester,
+        order,
+        OrderChange({order.lines[0].id: 50}, order.delivery_date, order.delivery_time),
+        world.rules,
+    )
+    db.commit()
+    login(world.approver)
+    response = client.post(f"/orders/{order.id}/approve", data={"version": seen})
+    assert response.status_code == 409
+    db.refresh(order)
+    assert order.status is OrderStatus.SUBMITTED and order.approved_by_id is None
+    assert (
+        client.post(f"/orders/{order.id}/approve", data={"version": order.version}).status_code
+        == 302
+    )
+
+
+def test_no_acceptance_after_the_deadline(db, world):
+    order = world.order_in(db, "approved")
+    deadline = ordering.acceptance_deadline(order, world.rules)
+    with pytest.raises(Conflict, match="has passed"):
+        ordering.accept_order(db, world.vendor_owner, order, rules=world.rules, now=deadline)
+    assert order.status is OrderStatus.APPROVED
+
+
+def test_delivery_outside_the_lines_fiscal_year_is_refused(db, world):
+    with pytest.raises(DomainError, match="fiscal year"):
+        checkout_of(db, world, days=400)
+
+
+def test_repeat_goes_to_the_orders_agency(db, world):
+    from marketplace.accounts.models import Membership, Role
+
+    db.add(Membership(user=world.requester, role=Role.REQUESTER, agency_id=world.other_agency.id))
+    db.flush()
+    db.refresh(world.requester)
+    past = world.order_in(db, "received")
+    past.agency_id = world.other_agency.id
+    db.flush()
+    ordering.repeat_order(db, world.requester, past)
+    [cart] = ordering.cart_orders(db, world.requester)
+    assert cart.agency_id == world.other_agency.id
