@@ -8,10 +8,12 @@ product to its cart, reads the cart page and submits the checkout form, until K 
 submissions were attempted or the time is up, so that the last ones meet an empty line. Prints
 submissions per second, checkout latency, successes and refusals, the same clients' requests
 per second on GET /health, and checks the ledger straight from the database (exit status 1 when
-it does not add up). The database is dropped at the end.
+it does not add up). It also shows the CPU time the app, PostgreSQL and the clients used per
+request, and how many of the app's PostgreSQL backends waited for a lock (sampled every 100 ms).
+The database is dropped at the end.
 
     .venv/bin/python bench/order_bench.py [--orders 2000] [--extra 200] [--max-seconds 60]
-    .venv/bin/python bench/order_bench.py --profile 50 [--profile-after 1000]
+    .venv/bin/python bench/order_bench.py --profile 50 [--profile-after 500]
 
 --profile runs no server: it submits --profile-after orders in-process through the Flask test
 client (same data, same forms), then profiles the next N checkout requests with cProfile and
@@ -536,6 +538,82 @@ def order_run(shoppers: list[Shopper], limit: int, max_seconds: float) -> tuple[
     return wall, clock_start[0], attempts[0]
 
 
+def print_cpu(used: Counter[str], wall: float, count: int, per: str) -> None:
+    if not used or not count:
+        return
+    available = (os.cpu_count() or 1) * wall
+    print(
+        f"  CPU used: {sum(used.values()):.1f} s of {available:.1f} s available; per {per}: "
+        + ", ".join(f"{role} {seconds * 1000 / count:.2f} ms" for role, seconds in used.items())
+    )
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_role(server_pid: int) -> Counter[str]:
+    """CPU seconds used so far by the app (gunicorn and its workers), by the PostgreSQL
+    backends serving this database, and by this process (the clients). Linux only."""
+    used: Counter[str] = Counter()
+    if not Path("/proc/self/stat").exists():
+        return used
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if int(entry.name) == server_pid or parent == server_pid:
+            used["app"] += _cpu_seconds(int(entry.name))
+        elif command.startswith("postgres: ") and f" {DB_NAME} " in command:
+            used["PostgreSQL"] += _cpu_seconds(int(entry.name))
+    used["clients"] += _cpu_seconds(os.getpid())
+    return used
+
+
+class LockSampler(threading.Thread):
+    """Samples pg_stat_activity every 100 ms: how many of the app's backends run a statement,
+    and how many of those wait for a lock (the budget line's row lock, mostly)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.done = threading.Event()
+        self.samples = self.active = self.waiting = self.waiting_line = 0
+
+    def run(self) -> None:
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            while not self.done.wait(0.1):
+                active, waiting, on_line = conn.execute(
+                    "SELECT count(*) FILTER (WHERE state = 'active'),"
+                    " count(*) FILTER (WHERE wait_event_type = 'Lock'),"
+                    " count(*) FILTER (WHERE wait_event_type = 'Lock'"
+                    "   AND query LIKE 'UPDATE budget_lines%%')"
+                    " FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (DB_NAME,),
+                ).fetchone() or (0, 0, 0)
+                self.samples += 1
+                self.active += active
+                self.waiting += waiting
+                self.waiting_line += on_line
+
+    def __enter__(self) -> LockSampler:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.done.set()
+        self.join()
+
+
 # Results -------------------------------------------------------------------------------
 
 
@@ -624,9 +702,14 @@ def http_benchmark(args: argparse.Namespace) -> int:
                 for shopper in shoppers:
                     shopper.start()
 
+                cpu_before = cpu_by_role(server.pid)
                 health_count, health_ms = health_baseline(clients, args.health_seconds)
+                health_cpu = cpu_by_role(server.pid) - cpu_before
                 limit = args.orders + args.extra
-                wall, phase_start, attempts = order_run(shoppers, limit, args.max_seconds)
+                cpu_before = cpu_by_role(server.pid)
+                with LockSampler() as locks:
+                    wall, phase_start, attempts = order_run(shoppers, limit, args.max_seconds)
+                cpu_used = cpu_by_role(server.pid) - cpu_before
             finally:
                 stop(server)
             tally = merge([shopper.tally for shopper in shoppers])
@@ -642,6 +725,7 @@ def http_benchmark(args: argparse.Namespace) -> int:
             print(f"GET /health, {args.clients} clients, {args.health_seconds:g} s:")
             print(f"  {health_rate:,.0f} requests/s")
             print(latency_row("latency", health_ms))
+            print_cpu(health_cpu, args.health_seconds, health_count, "request")
             print()
             print(f"order submission, {args.clients} clients, {wall:.1f} s:")
             print(
@@ -661,6 +745,14 @@ def http_benchmark(args: argparse.Namespace) -> int:
                 print(f"  orders/s in successive 10-s windows: {by_window}")
             page_rate = (len(tally.add_ms) + len(tally.cart_ms) + len(tally.checkout_ms)) / wall
             print(f"  {page_rate:.1f} requests/s in all (add to cart, cart page, checkout)")
+            print_cpu(cpu_used, wall, successes, "submitted order")
+            if locks.samples:
+                print(
+                    f"  PostgreSQL backends of the app, sampled every 100 ms: on average"
+                    f" {locks.active / locks.samples:.2f} active, of which"
+                    f" {locks.waiting / locks.samples:.2f} waiting for a lock"
+                    f" ({locks.waiting_line / locks.samples:.2f} on budget_lines)"
+                )
             print(latency_row("checkout POST, all", tally.checkout_ms))
             print(latency_row("checkout POST, submitted", tally.success_ms))
             print(latency_row("add to cart POST", tally.add_ms))
@@ -828,7 +920,7 @@ def main() -> int:
     parser.add_argument("--health-seconds", type=float, default=5.0)
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
     parser.add_argument("--profile", type=int, default=0, help="profile N checkouts in-process")
-    parser.add_argument("--profile-after", type=int, default=1000)
+    parser.add_argument("--profile-after", type=int, default=500)
     args = parser.parse_args()
     if args.profile:
         return profile(args)

@@ -8,6 +8,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -28,6 +29,8 @@ class Order(Base):
         CheckConstraint("total >= 0", name="total_non_negative"),
         CheckConstraint("received_total IS NULL OR received_total >= 0", name="received_total_ok"),
         CheckConstraint("headcount IS NULL OR headcount >= 0", name="headcount_non_negative"),
+        # possible split purchases and the vendor's daily capacity look orders up this way
+        Index("ix_orders_vendor_day", "vendor_id", "delivery_date", "agency_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

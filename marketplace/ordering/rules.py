@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from catalog import vendors
@@ -138,20 +138,22 @@ def flag_possible_split(session: Session, order: Order, rules: OrderRules) -> No
     """Flag (not block) several orders by one agency to one vendor for one day that together
     cross the threshold: the approver should check they are not one purchase split up."""
     threshold = order.agency.split_purchase_threshold or rules.split_purchase_threshold
-    siblings = list(
-        session.scalars(
-            select(Order).where(
-                Order.agency_id == order.agency_id,
-                Order.vendor_id == order.vendor_id,
-                Order.delivery_date == order.delivery_date,
-                Order.status.in_(_LIVE_STATUSES),
-            )
-        )
+    same_purchase = (
+        (Order.agency_id == order.agency_id)
+        & (Order.vendor_id == order.vendor_id)
+        & (Order.delivery_date == order.delivery_date)
+        & Order.status.in_(_LIVE_STATUSES)
     )
-    if len(siblings) > 1 and sum(o.total for o in siblings) > threshold:
-        for sibling in siblings:
-            sibling.possible_split = True
-        session.flush()
+    count, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(Order.total), 0)).where(same_purchase)
+    ).one()
+    if count > 1 and total > threshold:
+        session.execute(
+            update(Order)
+            .where(same_purchase, Order.possible_split.is_(False))
+            .values(possible_split=True)
+            .execution_options(synchronize_session="fetch")
+        )
 
 
 def order_portions(order: Order) -> int:
