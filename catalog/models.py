@@ -58,6 +58,8 @@ class Vendor(Base):
     #: districts (kecamatan) the vendor delivers to
     service_districts: Mapped[list[str]] = mapped_column(JSON, default=list)
     jakpreneur_number: Mapped[str | None] = mapped_column(String(40))
+    #: regional tax number (NPWPD / NOPD); a vendor with one charges regional food tax (PBJT)
+    regional_tax_number: Mapped[str | None] = mapped_column(String(40))
     bank_name: Mapped[str] = mapped_column(String(100), default="")
     bank_account_number: Mapped[str] = mapped_column(String(40), default="")
     bank_account_holder: Mapped[str] = mapped_column(String(200), default="")
@@ -73,6 +75,11 @@ class Vendor(Base):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: kept up to date by the marketplace at each rating and receipt, for sorting and display
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    rating_stars_total: Mapped[int] = mapped_column(Integer, default=0)
+    receipts_count: Mapped[int] = mapped_column(Integer, default=0)
+    receipts_on_time: Mapped[int] = mapped_column(Integer, default=0)
 
     products: Mapped[list[Product]] = relationship(back_populates="vendor")
     documents: Mapped[list[VendorDocument]] = relationship(
@@ -85,6 +92,20 @@ class Vendor(Base):
     @property
     def is_verified(self) -> bool:
         return self.status is VendorStatus.VERIFIED
+
+    @property
+    def rating_tenths(self) -> int:
+        """The average rating in tenths of a star (43 = 4.3 stars); 0 when nobody rated."""
+        if not self.rating_count:
+            return 0
+        return (self.rating_stars_total * 10 + self.rating_count // 2) // self.rating_count
+
+    @property
+    def on_time_percent(self) -> int | None:
+        """Share of received orders delivered on time, in whole percent; None before any."""
+        if not self.receipts_count:
+            return None
+        return (self.receipts_on_time * 100 + self.receipts_count // 2) // self.receipts_count
 
 
 class VendorDocument(Base):

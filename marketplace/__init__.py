@@ -74,11 +74,14 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.admin.views import bp as admin_bp
     from marketplace.budgets.views import bp as budgets_bp
     from marketplace.delivery.views import bp as delivery_bp
+    from marketplace.documents.views import bp as documents_bp
     from marketplace.main import bp as main_bp
     from marketplace.media import bp as media_bp
     from marketplace.notifications.views import bp as notifications_bp
     from marketplace.ordering.views import bp as ordering_bp
+    from marketplace.ratings.views import bp as ratings_bp
     from marketplace.shop.views import bp as shop_bp
+    from marketplace.taxes.views import bp as taxes_bp
     from marketplace.vendor.views import bp as vendor_bp
 
     for blueprint in (
@@ -87,6 +90,9 @@ def _register_blueprints(app: Flask) -> None:
         shop_bp,
         ordering_bp,
         delivery_bp,
+        documents_bp,
+        ratings_bp,
+        taxes_bp,
         vendor_bp,
         budgets_bp,
         admin_bp,

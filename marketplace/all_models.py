@@ -13,9 +13,13 @@ from catalog.models import (
 from marketplace.accounts.models import Agency, AgencyAddress, Membership, User
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, BudgetLine
+from marketplace.delivery.models import OrderPhoto
+from marketplace.documents.models import DocumentCounter, IssuedDocument
 from marketplace.notifications.models import Notification
 from marketplace.ordering.caps import PaxPriceCap
 from marketplace.ordering.models import Order, OrderLine
+from marketplace.ratings.models import VendorRating
+from marketplace.taxes.models import TaxRule
 
 metadata = Base.metadata
 
@@ -27,17 +31,22 @@ __all__ = [
     "BudgetEntry",
     "BudgetLine",
     "Category",
+    "DocumentCounter",
+    "IssuedDocument",
     "Membership",
     "Notification",
     "Order",
     "OrderLine",
+    "OrderPhoto",
     "PaxPriceCap",
     "PriceChange",
     "Product",
     "ProductPhoto",
+    "TaxRule",
     "User",
     "Vendor",
     "VendorClosedDay",
     "VendorDocument",
+    "VendorRating",
     "metadata",
 ]

@@ -12,14 +12,24 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.VENDOR_OWNER: frozenset({"listing:manage", "order:fulfil", "order:view"}),
     Role.VENDOR_STAFF: frozenset({"listing:manage", "order:fulfil", "order:view"}),
     Role.REQUESTER: frozenset({"order:submit", "order:view", "budget:view"}),
-    Role.APPROVER: frozenset({"order:approve", "order:receive", "order:view", "budget:view"}),
+    Role.APPROVER: frozenset(
+        {"order:approve", "order:receive", "order:view", "budget:view", "document:correct"}
+    ),
     Role.BUDGET_HOLDER: frozenset(
         {"order:approve_second", "order:view", "budget:view", "budget:manage"}
     ),
     Role.TREASURER: frozenset({"order:pay", "order:view", "budget:view"}),
     Role.FINANCE: frozenset({"order:reconcile", "order:view", "budget:view"}),
     Role.CURATOR: frozenset(
-        {"vendor:verify", "user:manage", "order:resolve", "order:view", "catalog:curate"}
+        {
+            "vendor:verify",
+            "user:manage",
+            "order:resolve",
+            "order:view",
+            "catalog:curate",
+            "tax:manage",
+            "document:correct",
+        }
     ),
     Role.AUDITOR: frozenset({"order:view", "budget:view", "audit:view"}),
 }
@@ -110,6 +120,33 @@ def can_pay(user: User, order: Order) -> bool:
 
 def can_reconcile(user: User, order: Order) -> bool:
     return has_permission(user, "order:reconcile")
+
+
+#: orders whose delivery is behind them: documents exist, the vendor can be rated
+RECEIVED_STATUSES = frozenset({OrderStatus.RECEIVED, OrderStatus.PAID, OrderStatus.RECONCILED})
+
+
+def can_rate(user: User, order: Order) -> bool:
+    """The requester rates the vendor once the order is received (one rating per order)."""
+    return (
+        order.status in RECEIVED_STATUSES
+        and getattr(user, "id", None) == order.requester_id
+        and has_permission(user, "order:submit", agency_id=order.agency_id)
+    )
+
+
+def can_correct_documents(user: User, order: Order) -> bool:
+    """The agency's approver (who signs the BAST) or a curator issues a corrected version."""
+    return order.status in RECEIVED_STATUSES and has_permission(
+        user, "document:correct", agency_id=order.agency_id
+    )
+
+
+def can_download_accountability_bundle(user: User, order: Order) -> bool:
+    """The SPJ bundle holds the agency's internal history: agency and province roles only."""
+    return order.status in RECEIVED_STATUSES and has_permission(
+        user, "order:view", agency_id=order.agency_id
+    )
 
 
 ACTION_PREDICATES = {

@@ -76,6 +76,12 @@ class Order(Base):
     #: why it was rejected, declined, cancelled, disputed
     status_reason: Mapped[str] = mapped_column(Text, default="")
     payment_reference: Mapped[str] = mapped_column(String(100), default="")
+    #: the vendor's note when marking the order delivered
+    delivery_note: Mapped[str] = mapped_column(Text, default="")
+    #: when the vendor says the food was handed over (at or before marking it delivered)
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the approver's finding at receipt: delivered within the agreed window or late
+    on_time: Mapped[bool | None] = mapped_column()
     #: increases with every change, so that a stale form cannot overwrite a newer state
     version: Mapped[int] = mapped_column(Integer, default=1)
 
