@@ -10,10 +10,11 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from catalog.models import BusinessScale, BusinessType
 from marketplace.accounts.services import MIN_PASSWORD_LENGTH
+from marketplace.taxes.services import REGIONAL_TAX_NUMBER_PATTERN
 
 REQUIRED = _l("This field is required.")
 
@@ -58,6 +59,21 @@ class VendorRegistrationForm(FlaskForm):
         validators=[Optional(), Length(max=30)],
         description=_l(
             "15 or 16 digits. Without an NPWP, income tax is withheld at a higher rate."
+        ),
+    )
+    regional_tax_number = StringField(
+        _l("Regional tax number (NPWPD), if registered for PBJT"),
+        validators=[
+            Optional(),
+            Length(max=40),
+            Regexp(
+                REGIONAL_TAX_NUMBER_PATTERN,
+                message=_l("Use letters, digits, dots and dashes, up to 40 characters."),
+            ),
+        ],
+        description=_l(
+            "Registered businesses charge the regional food and beverage tax (PBJT), "
+            "included in their prices."
         ),
     )
     service_districts = TextAreaField(

@@ -25,6 +25,7 @@ from marketplace.accounts.models import (
 from marketplace.audit.services import record_event
 from marketplace.errors import Conflict, DomainError, PermissionDenied
 from marketplace.permissions import has_permission
+from marketplace.taxes.services import normalise_regional_tax_number
 
 MIN_PASSWORD_LENGTH = 12
 # A hash to compare against when the email is unknown, so that a wrong email and a wrong
@@ -83,6 +84,7 @@ class VendorRegistration:
     phone: str
     nib: str = ""
     npwp: str = ""
+    regional_tax_number: str = ""
     service_districts: str = ""
     jakpreneur_number: str = ""
     bank_name: str = ""
@@ -117,11 +119,13 @@ def register_vendor(session: Session, data: VendorRegistration) -> User:
         districts = vendors.parse_districts(data.service_districts, data.district)
     except ListingError as error:
         raise DomainError(error.message, field=error.field) from None
+    regional_tax_number = normalise_regional_tax_number(data.regional_tax_number)
     if session.scalar(select(Vendor.id).where(Vendor.nib == nib)) is not None:
         raise Conflict(_l("A business with this NIB is already registered."), field="nib")
     vendor = Vendor(
         nib=nib,
         npwp=npwp,
+        regional_tax_number=regional_tax_number,
         service_districts=districts,
         jakpreneur_number=data.jakpreneur_number.strip() or None,
         bank_name=data.bank_name.strip(),

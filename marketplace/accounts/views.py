@@ -79,6 +79,7 @@ def register():  # type: ignore[no-untyped-def]
                     phone=form.phone.data or "",
                     nib=form.nib.data or "",
                     npwp=form.npwp.data or "",
+                    regional_tax_number=form.regional_tax_number.data or "",
                     service_districts=form.service_districts.data or "",
                     jakpreneur_number=form.jakpreneur_number.data or "",
                     bank_name=form.bank_name.data or "",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
@@ -91,3 +91,8 @@ class TaxRule(Base):
 
     def in_force_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day < self.effective_to)
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day the rule applies (people think in last days); None = open-ended."""
+        return None if self.effective_to is None else self.effective_to - timedelta(days=1)

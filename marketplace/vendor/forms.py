@@ -12,10 +12,11 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from catalog.models import DietaryTag, DocumentKind, ProductStatus, Unit
+from marketplace.taxes.services import REGIONAL_TAX_NUMBER_PATTERN
 
 REQUIRED = _l("This field is required.")
 
@@ -98,6 +99,21 @@ class CapacityForm(FlaskForm):
         _l("Order cut-off time"),
         validators=[Optional()],
         description=_l("Orders for the next day must arrive before this time."),
+    )
+
+
+class TaxNumbersForm(FlaskForm):
+    regional_tax_number = StringField(
+        _l("Regional tax number (NPWPD), if registered for PBJT"),
+        validators=[
+            Optional(),
+            Length(max=40),
+            Regexp(
+                REGIONAL_TAX_NUMBER_PATTERN,
+                message=_l("Use letters, digits, dots and dashes, up to 40 characters."),
+            ),
+        ],
+        description=_l("Leave empty if you are not registered for the regional food tax."),
     )
 
 

@@ -17,6 +17,7 @@ from marketplace.accounts.models import User
 from marketplace.audit.services import record_event
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.permissions import can_manage_listings, has_any_permission
+from marketplace.taxes.services import normalise_regional_tax_number
 
 
 def vendors_of(session: Session, user: User) -> list[Vendor]:
@@ -164,6 +165,27 @@ def update_capacity(
             "max_portions_per_day": max_portions,
             "order_cutoff": cutoff.isoformat() if cutoff else None,
         },
+        vendor_id=vendor.id,
+    )
+
+
+def update_regional_tax_number(
+    session: Session, actor: User, vendor: Vendor, raw: str | None
+) -> None:
+    """The vendor says whether it is registered for PBJT: it decides the taxes on its sales."""
+    if not can_manage_listings(actor, vendor):
+        raise PermissionDenied(_l("You cannot change this vendor's tax registration."))
+    before = {"regional_tax_number": vendor.regional_tax_number}
+    vendor.regional_tax_number = normalise_regional_tax_number(raw)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "vendor.tax_registration",
+        "vendor",
+        vendor.id,
+        before=before,
+        after={"regional_tax_number": vendor.regional_tax_number},
         vendor_id=vendor.id,
     )
 
