@@ -49,6 +49,8 @@ class Config:
     ACCEPTANCE_WORKING_DAYS = _int_env("EORDER_ACCEPTANCE_WORKING_DAYS", 3)
     #: days after receipt by which the vendor can expect payment
     PAYMENT_DUE_DAYS = _int_env("EORDER_PAYMENT_DUE_DAYS", 14)
+    #: a delivery not confirmed within this many days is listed to the agency as overdue
+    RECEIPT_DUE_DAYS = _int_env("EORDER_RECEIPT_DUE_DAYS", 3)
 
     DEBUG = False
     TESTING = False

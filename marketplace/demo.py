@@ -21,6 +21,7 @@ from catalog.services import ListingData, approve_listing, create_listing
 from marketplace.accounts.models import Agency, Membership, Role, User
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
+from marketplace.delivery import services as delivery_steps
 from marketplace.demo_data import (
     AGENCIES,
     CATEGORIES,
@@ -34,8 +35,9 @@ from marketplace.demo_data import (
 )
 from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order
-from marketplace.ordering.services import JAKARTA, CheckoutDetails, LineReceipt, OrderRules
+from marketplace.ordering.services import JAKARTA, CheckoutDetails, OrderRules
 from marketplace.ordering.states import OrderStatus
+from marketplace.taxes.defaults import install_default_tax_rules
 
 DEMO_PASSWORD = "demo-eorder-2026"  # noqa: S105 - shared by the demo users, printed on purpose
 
@@ -154,6 +156,7 @@ def seed(session: Session, config: Mapping[str, Any]) -> None:
         second_approval_threshold=config["SECOND_APPROVAL_THRESHOLD"],
         split_purchase_threshold=config["SPLIT_PURCHASE_THRESHOLD"],
     )
+    install_default_tax_rules(session)  # migrations seed them; a database emptied since has none
     _Seeder(session, rules, utcnow()).run()
 
 
@@ -236,6 +239,13 @@ class _Seeder:
                 phone=data.phone,
                 nib=f"9120{number:09d}",
                 npwp=f"01{number:013d}" if number % 3 else None,  # some micro vendors have none
+                # Caterers and restaurants beyond micro scale are registered for regional tax.
+                regional_tax_number=(
+                    f"NPWPD-{number:07d}"
+                    if data.business_type.value in {"caterer", "restaurant"}
+                    and (data.scale.value != "micro" or number % 2)
+                    else None
+                ),
                 service_districts=[data.district, *DELIVERY_DISTRICTS],
                 bank_name="Bank DKI",
                 bank_account_number=f"1010{number:06d}",
@@ -385,11 +395,19 @@ class _Seeder:
             raise RuntimeError("the demo expiry step expired other orders too")
 
     def _deliver(self, spec: DemoOrder, order: Order) -> None:
-        ordering.deliver_order(
+        agreed = datetime.combine(order.delivery_date, order.delivery_time, tzinfo=JAKARTA)
+        # Every third kitchen runs a little late, so that on-time rates differ.
+        late = order.id % 3 == 0
+        handed_over = min(self.now, agreed + timedelta(minutes=25 if late else -10))
+        if order.accepted_at is not None:
+            handed_over = max(handed_over, order.accepted_at)
+        delivery_steps.deliver_order(
             self.session,
             self._vendor_user(spec, staff=True),
             order,
-            "Diterima oleh petugas keamanan lobi.",
+            delivery_steps.DeliveryReport(
+                handed_over_at=handed_over, note="Diterima oleh petugas keamanan lobi."
+            ),
         )
 
     def _receive(self, spec: DemoOrder, order: Order) -> None:
@@ -402,11 +420,19 @@ class _Seeder:
         for line in order.lines:
             quantity = by_product[line.product_id]
             remark = spec.remark if quantity < line.quantity else ""
-            receipts.append(LineReceipt(line.id, quantity, remark))
-        ordering.receive_order(self.session, self._person(spec.agency, "approver"), order, receipts)
+            receipts.append(delivery_steps.LineReceipt(line.id, quantity, remark))
+        # The approver judges timeliness; every third kitchen of the demo ran late.
+        delivery_steps.receive_order(
+            self.session,
+            self._person(spec.agency, "approver"),
+            order,
+            receipts,
+            on_time=order.id % 3 != 0,
+            rules=self.rules,
+        )
 
     def _dispute(self, spec: DemoOrder, order: Order) -> None:
-        ordering.dispute_order(
+        delivery_steps.dispute_order(
             self.session, self._person(spec.agency, "approver"), order, spec.reason
         )
 

@@ -51,6 +51,8 @@ def order_rules() -> OrderRules:
         second_approval_threshold=config["SECOND_APPROVAL_THRESHOLD"],
         split_purchase_threshold=config["SPLIT_PURCHASE_THRESHOLD"],
         acceptance_working_days=config["ACCEPTANCE_WORKING_DAYS"],
+        receipt_due_days=config["RECEIPT_DUE_DAYS"],
+        payment_due_days=config["PAYMENT_DUE_DAYS"],
     )
 
 

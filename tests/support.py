@@ -24,9 +24,11 @@ from catalog.models import (
 from marketplace.accounts.models import Agency, Membership, Role, User
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
+from marketplace.delivery import services as delivery
 from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order
 from marketplace.ordering.services import JAKARTA, CheckoutDetails, OrderRules
+from marketplace.taxes.defaults import install_default_tax_rules
 
 PASSWORD = "correct-horse-battery"
 # Hashing is deliberately slow; compute the test password's hash once.
@@ -237,16 +239,16 @@ class World:
             elif step == "accept":
                 ordering.accept_order(session, self.vendor_owner, order)
             elif step == "deliver":
-                ordering.deliver_order(session, self.vendor_owner, order)
+                delivery.deliver_order(session, self.vendor_owner, order)
             elif step == "receive":
-                ordering.receive_order(
+                delivery.receive_order(
                     session,
                     self.approver,
                     order,
-                    [ordering.LineReceipt(line.id, line.quantity) for line in order.lines],
+                    [delivery.LineReceipt(line.id, line.quantity) for line in order.lines],
                 )
             elif step == "dispute":
-                ordering.dispute_order(session, self.approver, order, "Nasi basi")
+                delivery.dispute_order(session, self.approver, order, "Nasi basi")
             elif step == "pay":
                 ordering.record_payment(session, self.treasurer, order, "SP2D-0001")
             elif step == "reconcile":
@@ -262,6 +264,7 @@ class World:
 
 def build_world(session: Session) -> World:
     bind_factories(session)
+    install_default_tax_rules(session)
     agency, other_agency = AgencyFactory(), AgencyFactory()
     vendor, other_vendor = VendorFactory(), VendorFactory()
     category = CategoryFactory()

@@ -32,6 +32,10 @@ class OrderRules:
     second_approval_threshold: int = 10_000_000
     split_purchase_threshold: int = 10_000_000
     acceptance_working_days: int = 3
+    #: days the agency has to confirm a delivery before it is listed as overdue
+    receipt_due_days: int = 3
+    #: days after receipt by which the treasurer pays the vendor
+    payment_due_days: int = 14
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ def repeat_order(session: Session, user: User, order: Order) -> tuple[int, list[
 # Checkout ----------------------------------------------------------------------------
 
 
-def _transition(
+def transition_order(
     session: Session,
     order: Order,
     action: OrderAction,
@@ -248,7 +248,7 @@ def _transition(
     notify_order_change(session, order, action, actor)
 
 
-def _lock(session: Session, order: Order, expected_version: int | None = None) -> Order:
+def lock_order(session: Session, order: Order, expected_version: int | None = None) -> Order:
     """Re-read the order under a row lock, so that two requests cannot both move it.
 
     With `expected_version` (the version the person's page showed), an order that changed
@@ -270,7 +270,7 @@ def _lock(session: Session, order: Order, expected_version: int | None = None) -
     return locked
 
 
-def _require(actor: User, order: Order, action: OrderAction) -> None:
+def require_action(actor: User, order: Order, action: OrderAction) -> None:
     next_status(order.status, action)  # an illegal state is a 409, whoever asks
     if not can_act(actor, order, action):
         raise PermissionDenied(_l("You are not allowed to do this to this order."))
@@ -331,7 +331,7 @@ def checkout(
         order = session.get(Order, order_id)
         if order is None or order.requester_id != user.id:
             raise NotFound(_l("No such order."))
-        order = _lock(session, order)
+        order = lock_order(session, order)
         if order.status is not OrderStatus.CART:
             raise Conflict(_l("Order %(ref)s has already been submitted.", ref=order.reference))
         if order.agency_id != line.agency_id:
@@ -342,7 +342,7 @@ def checkout(
 
     request_number = f"RQ-{now.astimezone(JAKARTA).year}-{orders[0].id:06d}"
     for order in orders:
-        _require(user, order, OrderAction.SUBMIT)
+        require_action(user, order, OrderAction.SUBMIT)
         for order_line in order.lines:  # the price at the time of ordering is kept
             order_line.unit_price = order_line.product.price
             order_line.product_name = order_line.product.name
@@ -370,7 +370,7 @@ def checkout(
         order.justification = details.justification.strip()
         check_standard_unit_costs(session, order)
         ledger.commit(session, line, order.total, actor=user, order_id=order.id)
-        _transition(session, order, OrderAction.SUBMIT, user)
+        transition_order(session, order, OrderAction.SUBMIT, user)
         flag_possible_split(session, order, rules)
     if details.save_address_as.strip():
         save_agency_address(
@@ -415,7 +415,7 @@ def save_agency_address(
 # Lifecycle ---------------------------------------------------------------------------
 
 
-def _release_commitment(session: Session, order: Order, actor: User | None, reason: str) -> None:
+def release_commitment(session: Session, order: Order, actor: User | None, reason: str) -> None:
     if order.budget_line is not None and order.total > 0:
         ledger.release(
             session, order.budget_line, order.total, actor=actor, order_id=order.id, reason=reason
@@ -423,8 +423,8 @@ def _release_commitment(session: Session, order: Order, actor: User | None, reas
 
 
 def approve_order(session: Session, actor: User, order: Order, version: int | None = None) -> Order:
-    order = _lock(session, order, version)
-    _require(actor, order, OrderAction.APPROVE)
+    order = lock_order(session, order, version)
+    require_action(actor, order, OrderAction.APPROVE)
     if order.approved_by_id is None:
         order.approved_by_id = actor.id
         if order.needs_second_approval:
@@ -445,11 +445,11 @@ def approve_order(session: Session, actor: User, order: Order, version: int | No
             return order
     else:
         order.second_approved_by_id = actor.id
-    _transition(session, order, OrderAction.APPROVE, actor)
+    transition_order(session, order, OrderAction.APPROVE, actor)
     return order
 
 
-def _require_reason(reason: str) -> str:
+def require_reason(reason: str) -> str:
     reason = reason.strip()
     if not reason:
         raise DomainError(_l("Give a reason."), field="reason")
@@ -460,12 +460,12 @@ def return_order(
     session: Session, actor: User, order: Order, reason: str, version: int | None = None
 ) -> Order:
     """Send the order back to the requester for changes; the budget stays committed."""
-    order = _lock(session, order, version)
-    _require(actor, order, OrderAction.RETURN)
-    reason = _require_reason(reason)
+    order = lock_order(session, order, version)
+    require_action(actor, order, OrderAction.RETURN)
+    reason = require_reason(reason)
     order.approved_by_id = None
     order.second_approved_by_id = None
-    _transition(session, order, OrderAction.RETURN, actor, reason=reason)
+    transition_order(session, order, OrderAction.RETURN, actor, reason=reason)
     return order
 
 
@@ -494,8 +494,8 @@ def change_order(
     cover it), a fall released.
     """
     now = now or utcnow()
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.RESUBMIT)
+    order = lock_order(session, order)
+    require_action(actor, order, OrderAction.RESUBMIT)
     if set(change.quantities) != {line.id for line in order.lines}:
         raise DomainError(_l("Enter a quantity for every line."))
     for line in list(order.lines):
@@ -548,7 +548,9 @@ def change_order(
             order_id=order.id,
             reason="order changed",
         )
-    _transition(session, order, OrderAction.RESUBMIT, actor, extra={"previous_total": old_total})
+    transition_order(
+        session, order, OrderAction.RESUBMIT, actor, extra={"previous_total": old_total}
+    )
     flag_possible_split(session, order, rules)
     return order
 
@@ -556,19 +558,19 @@ def change_order(
 def reject_order(
     session: Session, actor: User, order: Order, reason: str, version: int | None = None
 ) -> Order:
-    order = _lock(session, order, version)
-    _require(actor, order, OrderAction.REJECT)
-    reason = _require_reason(reason)
-    _release_commitment(session, order, actor, "rejected")
-    _transition(session, order, OrderAction.REJECT, actor, reason=reason)
+    order = lock_order(session, order, version)
+    require_action(actor, order, OrderAction.REJECT)
+    reason = require_reason(reason)
+    release_commitment(session, order, actor, "rejected")
+    transition_order(session, order, OrderAction.REJECT, actor, reason=reason)
     return order
 
 
 def cancel_order(session: Session, actor: User, order: Order, reason: str = "") -> Order:
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.CANCEL)
-    _release_commitment(session, order, actor, "cancelled")
-    _transition(session, order, OrderAction.CANCEL, actor, reason=reason.strip())
+    order = lock_order(session, order)
+    require_action(actor, order, OrderAction.CANCEL)
+    release_commitment(session, order, actor, "cancelled")
+    transition_order(session, order, OrderAction.CANCEL, actor, reason=reason.strip())
     return order
 
 
@@ -581,8 +583,8 @@ def accept_order(
     *,
     now: datetime | None = None,
 ) -> Order:
-    order = _lock(session, order, version)
-    _require(actor, order, OrderAction.ACCEPT)
+    order = lock_order(session, order, version)
+    require_action(actor, order, OrderAction.ACCEPT)
     deadline = acceptance_deadline(order, rules or OrderRules())
     if deadline is not None and (now or utcnow()) >= deadline:
         raise Conflict(
@@ -594,131 +596,36 @@ def accept_order(
         )
     if order.delivery_date is not None:  # orders accepted since submission count too
         check_capacity(session, order, order.delivery_date)
-    _transition(session, order, OrderAction.ACCEPT, actor)
+    transition_order(session, order, OrderAction.ACCEPT, actor)
     return order
 
 
 def decline_order(
     session: Session, actor: User, order: Order, reason: str, version: int | None = None
 ) -> Order:
-    order = _lock(session, order, version)
-    _require(actor, order, OrderAction.DECLINE)
-    reason = _require_reason(reason)
-    _release_commitment(session, order, actor, "declined")
-    _transition(session, order, OrderAction.DECLINE, actor, reason=reason)
-    return order
-
-
-def deliver_order(session: Session, actor: User, order: Order, note: str = "") -> Order:
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.DELIVER)
-    _transition(session, order, OrderAction.DELIVER, actor, extra={"note": note.strip()})
-    return order
-
-
-@dataclass(frozen=True)
-class LineReceipt:
-    line_id: int
-    quantity_received: int
-    remark: str = ""
-
-
-def _apply_receipt(
-    session: Session, actor: User, order: Order, receipts: list[LineReceipt], action: OrderAction
-) -> None:
-    by_id = {receipt.line_id: receipt for receipt in receipts}
-    if set(by_id) != {line.id for line in order.lines}:
-        raise DomainError(_l("Enter the quantity received for every line."))
-    for line in order.lines:
-        receipt = by_id[line.id]
-        if not 0 <= receipt.quantity_received <= line.quantity:
-            raise DomainError(
-                _l(
-                    "The quantity received of “%(name)s” must be between 0 and %(qty)d.",
-                    name=line.product_name,
-                    qty=line.quantity,
-                ),
-                field=f"line-{line.id}",
-            )
-        line.quantity_received = receipt.quantity_received
-        line.receipt_remark = receipt.remark.strip()
-    received_total = sum(line.received_line_total or 0 for line in order.lines)
-    order.received_total = received_total
-    order.received_by_id = actor.id
-    budget_line = order.budget_line
-    if budget_line is None:  # every submitted order has one; a receipt without it is corrupt
-        raise DomainError(_l("This order has no budget line."))
-    # The commitment becomes spending for what arrived; the rest goes back to the line.
-    if received_total:
-        ledger.spend(session, budget_line, received_total, actor=actor, order_id=order.id)
-    if order.total - received_total:
-        ledger.release(
-            session,
-            budget_line,
-            order.total - received_total,
-            actor=actor,
-            order_id=order.id,
-            reason="not received",
-        )
-    _transition(
-        session,
-        order,
-        action,
-        actor,
-        extra={"lines": {str(r.line_id): r.quantity_received for r in receipts}},
-    )
-
-
-def receive_order(
-    session: Session, actor: User, order: Order, receipts: list[LineReceipt]
-) -> Order:
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.RECEIVE)
-    _apply_receipt(session, actor, order, receipts, OrderAction.RECEIVE)
-    return order
-
-
-def dispute_order(session: Session, actor: User, order: Order, reason: str) -> Order:
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.DISPUTE)
-    reason = _require_reason(reason)
-    _transition(session, order, OrderAction.DISPUTE, actor, reason=reason)
-    return order
-
-
-def resolve_dispute_accept(
-    session: Session, actor: User, order: Order, receipts: list[LineReceipt]
-) -> Order:
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.RESOLVE_ACCEPT)
-    _apply_receipt(session, actor, order, receipts, OrderAction.RESOLVE_ACCEPT)
-    return order
-
-
-def resolve_dispute_cancel(session: Session, actor: User, order: Order, reason: str) -> Order:
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.RESOLVE_CANCEL)
-    reason = _require_reason(reason)
-    _release_commitment(session, order, actor, "dispute cancelled")
-    _transition(session, order, OrderAction.RESOLVE_CANCEL, actor, reason=reason)
+    order = lock_order(session, order, version)
+    require_action(actor, order, OrderAction.DECLINE)
+    reason = require_reason(reason)
+    release_commitment(session, order, actor, "declined")
+    transition_order(session, order, OrderAction.DECLINE, actor, reason=reason)
     return order
 
 
 def record_payment(session: Session, actor: User, order: Order, reference: str) -> Order:
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.PAY)
+    order = lock_order(session, order)
+    require_action(actor, order, OrderAction.PAY)
     reference = reference.strip()
     if not reference:
         raise DomainError(_l("Enter the transfer reference."), field="reference")
     order.payment_reference = reference
-    _transition(session, order, OrderAction.PAY, actor, extra={"reference": reference})
+    transition_order(session, order, OrderAction.PAY, actor, extra={"reference": reference})
     return order
 
 
 def reconcile_order(session: Session, actor: User, order: Order) -> Order:
-    order = _lock(session, order)
-    _require(actor, order, OrderAction.RECONCILE)
-    _transition(session, order, OrderAction.RECONCILE, actor)
+    order = lock_order(session, order)
+    require_action(actor, order, OrderAction.RECONCILE)
+    transition_order(session, order, OrderAction.RECONCILE, actor)
     return order
 
 
@@ -736,10 +643,10 @@ def expire_unanswered_orders(
     ):
         deadline = acceptance_deadline(order, rules)
         if deadline is not None and deadline <= now:
-            order = _lock(session, order)
+            order = lock_order(session, order)
             if order.status is not OrderStatus.APPROVED:
                 continue
-            _release_commitment(session, order, None, "expired")
-            _transition(session, order, OrderAction.EXPIRE, None, reason="no answer in time")
+            release_commitment(session, order, None, "expired")
+            transition_order(session, order, OrderAction.EXPIRE, None, reason="no answer in time")
             expired.append(order)
     return expired

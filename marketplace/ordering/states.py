@@ -167,8 +167,17 @@ def allowed_actions(status: OrderStatus) -> list[OrderAction]:
     return [action for (source, action) in TRANSITIONS if source is status]
 
 
+#: events recorded on an order that are not transitions
+OTHER_EVENT_LABELS = {
+    "document.issue": _l("Document issued"),
+    "document.correct": _l("Corrected document issued"),
+}
+
+
 def event_label(action: str) -> str:
     """A person's words for an order audit event such as "order.approve"."""
+    if action in OTHER_EVENT_LABELS:
+        return str(OTHER_EVENT_LABELS[action])
     name = action.removeprefix("order.")
     if name == "approve_first":
         return str(_l("First approval (the budget holder approves next)"))

@@ -13,6 +13,8 @@ from catalog.models import Product
 from marketplace.audit.services import events_for
 from marketplace.budgets.services import chargeable_lines
 from marketplace.db import get_session
+from marketplace.delivery import services as delivery
+from marketplace.documents import services as documents
 from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
 from marketplace.i18n import rupiah
 from marketplace.ordering import services
@@ -26,11 +28,19 @@ from marketplace.ordering.forms import (
 from marketplace.ordering.models import Order
 from marketplace.ordering.services import JAKARTA
 from marketplace.ordering.states import OrderAction, OrderStatus, event_label, status_label
-from marketplace.permissions import available_actions, can_act, has_permission
+from marketplace.permissions import (
+    available_actions,
+    can_act,
+    can_correct_documents,
+    can_download_accountability_bundle,
+    has_any_permission,
+    has_permission,
+)
 from marketplace.shop.views import AddToCartForm
 from marketplace.web import order_rules, permission_required, show_error
 
 bp = Blueprint("ordering", __name__)
+RECEIVE = OrderAction.RECEIVE
 PAGE_SIZE = 30
 
 
@@ -196,6 +206,13 @@ def orders():  # type: ignore[no-untyped-def]
 def order(order_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
     item = services.get_visible_order(db, current_user, order_id)
+    rules = order_rules()
+    all_documents = documents.documents_of_order(db, item)
+    receipt_due = (
+        delivery.receipt_due_at(item, rules.receipt_due_days)
+        if item.status is OrderStatus.DELIVERED
+        else None
+    )
     return render_template(
         "ordering/order.html",
         order=item,
@@ -206,7 +223,14 @@ def order(order_id: int):  # type: ignore[no-untyped-def]
         status_label=status_label,
         reason_form=ReasonForm(),
         payment_form=PaymentForm(),
-        deadline=services.acceptance_deadline(item, order_rules()),
+        deadline=services.acceptance_deadline(item, rules),
+        photos=delivery.order_photos(db, item),
+        documents=all_documents,
+        current_ids={d.id for d in documents.current_documents(db, item)},
+        can_correct=can_correct_documents(current_user, item),
+        can_spj=can_download_accountability_bundle(current_user, item),
+        receipt_due=receipt_due,
+        receipt_overdue=receipt_due is not None and receipt_due < utcnow(),
         can_repeat=item.status is not OrderStatus.CART
         and has_permission(current_user, "order:submit", agency_id=item.agency_id),
     )
@@ -216,9 +240,15 @@ def order(order_id: int):  # type: ignore[no-untyped-def]
 @permission_required("order:approve", "order:approve_second")
 def approvals():  # type: ignore[no-untyped-def]
     db = get_session()
+    deliveries = []
+    if has_any_permission(current_user, "order:receive"):
+        rows = delivery.awaiting_receipt(db, current_user, order_rules().receipt_due_days)
+        deliveries = [(o, overdue) for o, overdue in rows if can_act(current_user, o, RECEIVE)]
     return render_template(
         "ordering/approvals.html",
         orders=services.approval_queue(db, current_user),
+        deliveries=deliveries,
+        receipt_due_days=order_rules().receipt_due_days,
     )
 
 

@@ -36,6 +36,7 @@ from marketplace.vendor.forms import (
     ImportForm,
     PhotoForm,
     ProductForm,
+    TaxNumbersForm,
 )
 from marketplace.web import (
     order_rules,
@@ -191,21 +192,6 @@ def decline(order_id: int):  # type: ignore[no-untyped-def]
         get_session(), current_user, order, form.reason.data or "", version=_version()
     )
     return _done(order, _("You declined order %(ref)s.", ref=order.reference))
-
-
-@bp.post("/orders/<int:order_id>/deliver")
-@permission_required("order:fulfil")
-def deliver(order_id: int):  # type: ignore[no-untyped-def]
-    order = ordering.deliver_order(
-        get_session(), current_user, _vendor_order(order_id), request.form.get("note", "")[:1000]
-    )
-    return _done(
-        order,
-        _(
-            "Order %(ref)s is marked delivered. The agency confirms receipt next.",
-            ref=order.reference,
-        ),
-    )
 
 
 # Photos ----------------------------------------------------------------------------
@@ -368,6 +354,28 @@ def reopen_day(closed_day_id: int):  # type: ignore[no-untyped-def]
     db.commit()
     flash(_("The day is open again."), "success")
     return redirect(url_for("vendor.capacity"))
+
+
+@bp.route("/tax", methods=["GET", "POST"])
+@permission_required("listing:manage")
+def tax_numbers():  # type: ignore[no-untyped-def]
+    db = get_session()
+    vendor = services.current_vendor(db, current_user)
+    form = TaxNumbersForm(obj=vendor if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            services.update_regional_tax_number(
+                db, current_user, vendor, form.regional_tax_number.data
+            )
+        except DomainError as error:
+            db.rollback()
+            show_error(form, error)
+        else:
+            db.commit()
+            flash(_("Your tax registration is saved."), "success")
+            return redirect(url_for("vendor.desk"))
+    status = 400 if request.method == "POST" else 200
+    return render_template("vendor/tax.html", vendor=vendor, form=form), status
 
 
 # Bulk listings ---------------------------------------------------------------------

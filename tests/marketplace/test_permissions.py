@@ -1,10 +1,13 @@
 """Each person against each step of the loop: allowed, or refused (403/404) with nothing changed."""
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import func, select
 
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry
+from marketplace.ordering.rules import JAKARTA
 from marketplace.ordering.states import OrderStatus
 from marketplace.permissions import can_view_order, has_any_permission
 
@@ -37,14 +40,14 @@ STEPS = {
         {"vendor_owner", "vendor_staff"},
         "declined",
     ),
-    "deliver": ("accepted", "deliver", {}, {"vendor_owner", "vendor_staff"}, "delivered"),
+    "deliver": ("accepted", "delivery", "now", {"vendor_owner", "vendor_staff"}, "delivered"),
     "receive": ("delivered", "receive", None, {"approver"}, "received"),
     "dispute": ("delivered", "dispute", {"reason": "Basi"}, {"approver"}, "disputed"),
     "resolve": ("disputed", "resolve", None, {"curator"}, "received"),
     "pay": ("received", "pay", {"reference": "SP2D-77"}, {"treasurer"}, "paid"),
     "reconcile": ("paid", "reconcile", {}, {"finance"}, "reconciled"),
 }
-VENDOR_URLS = {"accept", "decline", "deliver"}
+VENDOR_URLS = {"accept", "decline"}
 
 
 def footprint(db):
@@ -61,6 +64,12 @@ def test_step_by_role(client, db, login, world, step, who):
     order = world.order_in(db, status_before)
     if data is None:  # receipt forms: every line fully received
         data = {f"received-{line.id}": line.quantity for line in order.lines}
+    elif data == "now":  # the delivery form: handed over this minute
+        now = datetime.now(JAKARTA)
+        data = {
+            "handed_over_date": now.date().isoformat(),
+            "handed_over_time": now.strftime("%H:%M"),
+        }
     user = world.users()[who]
     # The vendor's desk first checks the role (403), then the order's tenant (404).
     visible = can_view_order(user, order) or (

@@ -9,10 +9,15 @@ from marketplace.ordering.states import OrderStatus
 
 
 def order_events(db, order):
+    """The order's transitions (documents issued at receipt are events of their own)."""
     return list(
         db.scalars(
             select(AuditEvent)
-            .where(AuditEvent.object_type == "order", AuditEvent.object_id == order.id)
+            .where(
+                AuditEvent.object_type == "order",
+                AuditEvent.object_id == order.id,
+                AuditEvent.action.like("order.%"),
+            )
             .order_by(AuditEvent.id)
         )
     )

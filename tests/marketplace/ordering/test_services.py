@@ -9,6 +9,8 @@ from catalog.db import utcnow
 from catalog.models import ProductStatus, VendorStatus
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, EntryKind
+from marketplace.delivery import services as delivery
+from marketplace.delivery.services import LineReceipt
 from marketplace.errors import (
     Conflict,
     DomainError,
@@ -18,7 +20,7 @@ from marketplace.errors import (
 )
 from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order
-from marketplace.ordering.services import LineReceipt, OrderRules
+from marketplace.ordering.services import OrderRules
 from marketplace.ordering.states import OrderStatus
 from tests.support import ProductFactory, details_for
 
@@ -91,13 +93,15 @@ def test_full_loop_turns_commitment_into_spending(db, world):
         "order.accept",
         "order.deliver",
         "order.receive",
+        "document.issue",
+        "document.issue",
     ]
 
 
 def test_partial_receipt_spends_what_arrived_and_releases_the_rest(db, world):
     order = world.order_in(db, "delivered", quantity=10)
     [line] = order.lines
-    ordering.receive_order(db, world.approver, order, [LineReceipt(line.id, 7, "3 boxes missing")])
+    delivery.receive_order(db, world.approver, order, [LineReceipt(line.id, 7, "3 boxes missing")])
     assert order.received_total == 7 * 35_000
     db.refresh(world.line)
     assert world.line.spent == 7 * 35_000
@@ -110,7 +114,7 @@ def test_receipt_quantity_above_ordered_is_refused(db, world):
     order = world.order_in(db, "delivered", quantity=10)
     [line] = order.lines
     with pytest.raises(DomainError):
-        ordering.receive_order(db, world.approver, order, [LineReceipt(line.id, 11)])
+        delivery.receive_order(db, world.approver, order, [LineReceipt(line.id, 11)])
 
 
 @pytest.mark.parametrize("status", ["rejected", "cancelled", "declined"])
@@ -300,8 +304,8 @@ def test_dispute_resolution_by_the_curator(db, world):
     order = world.order_in(db, "disputed")
     [line] = order.lines
     with pytest.raises(PermissionDenied):
-        ordering.resolve_dispute_accept(db, world.approver, order, [LineReceipt(line.id, 5)])
-    ordering.resolve_dispute_accept(db, world.curator, order, [LineReceipt(line.id, 5)])
+        delivery.resolve_dispute_accept(db, world.approver, order, [LineReceipt(line.id, 5)])
+    delivery.resolve_dispute_accept(db, world.curator, order, [LineReceipt(line.id, 5)])
     assert order.status is OrderStatus.RECEIVED
     assert order.received_total == 5 * 35_000
     assert_line_matches_ledger(db, world.line)

@@ -32,10 +32,11 @@ from sqlalchemy.orm import Session
 
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
+from marketplace.delivery import services as delivery
+from marketplace.delivery.services import LineReceipt
 from marketplace.errors import DomainError, InsufficientBudget
 from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order
-from marketplace.ordering.services import LineReceipt
 from marketplace.ordering.states import COMMITTED_STATUSES, OrderStatus
 from tests.support import budget_line, build_world, details_for
 
@@ -267,7 +268,7 @@ def test_order_loop_keeps_the_budget_ledger_consistent(db: Session) -> None:
         @rule(data=st.data())
         def deliver(self, data: st.DataObject) -> None:
             order_id, order = self._pick(data, S.ACCEPTED)
-            self._in_savepoint(lambda: ordering.deliver_order(db, self.world.vendor_owner, order))
+            self._in_savepoint(lambda: delivery.deliver_order(db, self.world.vendor_owner, order))
             self.orders[order_id].status = S.DELIVERED
 
         @precondition(_has(S.DELIVERED))
@@ -276,7 +277,7 @@ def test_order_loop_keeps_the_budget_ledger_consistent(db: Session) -> None:
             order_id, order = self._pick(data, S.DELIVERED)
             receipts, received = self._receipts(data, order)
             order = self._in_savepoint(
-                lambda: ordering.receive_order(db, self.world.approver, order, receipts)
+                lambda: delivery.receive_order(db, self.world.approver, order, receipts)
             )
             assert order.received_total == received
             self.orders[order_id].status = S.RECEIVED
@@ -287,7 +288,7 @@ def test_order_loop_keeps_the_budget_ledger_consistent(db: Session) -> None:
         def dispute(self, data: st.DataObject) -> None:
             order_id, order = self._pick(data, S.DELIVERED)
             self._in_savepoint(
-                lambda: ordering.dispute_order(db, self.world.approver, order, "Nasi basi")
+                lambda: delivery.dispute_order(db, self.world.approver, order, "Nasi basi")
             )
             self.orders[order_id].status = S.DISPUTED
 
@@ -297,7 +298,7 @@ def test_order_loop_keeps_the_budget_ledger_consistent(db: Session) -> None:
             order_id, order = self._pick(data, S.DISPUTED)
             receipts, received = self._receipts(data, order)
             order = self._in_savepoint(
-                lambda: ordering.resolve_dispute_accept(db, self.world.curator, order, receipts)
+                lambda: delivery.resolve_dispute_accept(db, self.world.curator, order, receipts)
             )
             assert order.received_total == received
             self.orders[order_id].status = S.RECEIVED
@@ -308,7 +309,7 @@ def test_order_loop_keeps_the_budget_ledger_consistent(db: Session) -> None:
         def resolve_cancel(self, data: st.DataObject) -> None:
             order_id, order = self._pick(data, S.DISPUTED)
             self._in_savepoint(
-                lambda: ordering.resolve_dispute_cancel(
+                lambda: delivery.resolve_dispute_cancel(
                     db, self.world.curator, order, "Vendor mengembalikan dana"
                 )
             )

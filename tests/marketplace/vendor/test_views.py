@@ -1,10 +1,13 @@
 """The vendor's desk: listing products, with bad input refused, and answering orders."""
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import func, select
 
 from catalog.models import Product
 from marketplace.audit.models import AuditEvent
+from marketplace.ordering.rules import JAKARTA
 
 
 def product_form(world, **overrides):
@@ -95,12 +98,16 @@ def test_vendor_answers_and_delivers(client, db, login, world):
     login(world.vendor_staff)
     assert order.number in client.get("/vendor/").get_data(as_text=True)
     assert client.post(f"/vendor/orders/{order.id}/accept").status_code == 302
-    assert (
-        client.post(
-            f"/vendor/orders/{order.id}/deliver", data={"note": "Diterima satpam"}
-        ).status_code
-        == 302
+    now = datetime.now(JAKARTA)
+    response = client.post(
+        f"/orders/{order.id}/delivery",
+        data={
+            "handed_over_date": now.date().isoformat(),
+            "handed_over_time": now.strftime("%H:%M"),
+            "note": "Diterima satpam",
+        },
     )
+    assert response.status_code == 302
     db.refresh(order)
     assert order.status.value == "delivered"
 
