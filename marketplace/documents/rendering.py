@@ -29,6 +29,7 @@ from marketplace.documents.words import rupiah_in_words
 from marketplace.i18n import local_date
 from marketplace.ordering.models import Order
 from marketplace.ordering.rules import JAKARTA
+from marketplace.taxes.services import format_rate
 
 # WeasyPrint switches on Pillow's acceptance of truncated images when it is imported. Uploaded
 # photos must never be accepted truncated and documents embed no images, so the switch is put
@@ -48,13 +49,6 @@ _TEMPLATES = {
 }
 
 
-def percent(rate_bp: int) -> str:
-    """Basis points as a percentage in Indonesian notation: 150 -> "1,5%", 1000 -> "10%"."""
-    whole, fraction = divmod(rate_bp, 100)
-    decimals = f"{fraction:02d}".rstrip("0")
-    return f"{whole},{decimals}%" if decimals else f"{whole}%"
-
-
 def _unit_label(value: str) -> str:
     return Unit(value).label
 
@@ -72,7 +66,7 @@ def render_html(document: IssuedDocument, *, for_pdf: bool = False) -> str:
             c=content,
             received_on=date.fromisoformat(content["received_on"]),
             in_words=rupiah_in_words,
-            percent=percent,
+            percent=format_rate,
             unit_label=_unit_label,
             fmt_date=_format_iso_date,
             for_pdf=for_pdf,

@@ -324,3 +324,18 @@ def test_no_documents_before_receipt(db, world):
     order = world.order_in(db, "delivered")
     assert documents.current_documents(db, order) == []
     assert order.status is OrderStatus.DELIVERED
+
+
+def test_pdf_rendering_leaves_photo_uploads_strict(client, login, db, world, tmp_path):
+    """WeasyPrint turns on Pillow's truncated-image switch; photo checks need it off."""
+    from PIL import ImageFile
+
+    from catalog import photos
+
+    order = world.order_in(db, "received")
+    bast = _docs(db, order)[DocumentKind.BAST]
+    login(world.approver)
+    assert client.get(f"/orders/{order.id}/documents/{bast.id}.pdf").status_code == 200
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    with pytest.raises(photos.PhotoError):
+        photos.store_photo(b"\xff\xd8\xff\xe0 truncated jpeg", tmp_path)
