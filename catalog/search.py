@@ -22,7 +22,7 @@ from operator import add, neg
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, lazyload
 from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3LeafMatcher
@@ -32,7 +32,7 @@ from whoosh.reading import IndexReader
 from whoosh.writing import CLEAR, SegmentWriter
 
 from catalog.db import utcnow
-from catalog.models import Product
+from catalog.models import Product, Vendor
 from catalog.search_analysis import (
     ProductDocument,
     analyse_query,
@@ -215,6 +215,15 @@ class CatalogIndex:
             _, columns = self._current()
             return {columns.product_id[d] for d in columns.live}
 
+    def indexed_ratings(self) -> dict[int, tuple[int, int]]:
+        """Product id -> (vendor rating in tenths, number of ratings), as the index holds them."""
+        with self._lock:
+            _, columns = self._current()
+            return {
+                columns.product_id[d]: (columns.rating[d], columns.rating_count[d])
+                for d in columns.live
+            }
+
     def _current(self) -> tuple[IndexReader, _Columns]:
         # A commit by any process makes the reader stale; a fresh one is opened rather than
         # "refreshed": in whoosh-reloaded 2.7.5, Searcher.refresh() reuses segment readers
@@ -307,20 +316,30 @@ class CatalogIndex:
 
     def sync(self, session: Session) -> bool:
         """Repair the index after missed updates: re-index products changed since the last
-        sync, add orderable products it lacks, and drop those no longer orderable."""
+        sync and those whose vendor's rating changed, add orderable products it lacks, and
+        drop those no longer orderable."""
         started = utcnow()
         watermark = self._load_watermark()
         if watermark is None:
             return self.rebuild(session)
         try:
-            orderable = set(session.scalars(_orderable_ids_query()))
-            indexed = self.indexed_ids()
+            vendor_of = {p: v for p, v in session.execute(_orderable_ids_query())}
+            orderable = set(vendor_of)
+            indexed = self.indexed_ratings()
             changed = _orderable_products().where(Product.updated_at > watermark)
             documents = {p.id: product_document(p) for p in session.scalars(changed)}
-            for batch in _batched(sorted(orderable - indexed - documents.keys()), BATCH_SIZE):
+            # A rating changes the vendor's row, not the product's: compare the values.
+            ratings = _vendor_ratings(session, set(vendor_of.values()))
+            stale = {
+                p
+                for p, rated in indexed.items()
+                if p in orderable and rated != ratings.get(vendor_of[p])
+            }
+            missing_ids = ((orderable - indexed.keys()) | stale) - documents.keys()
+            for batch in _batched(sorted(missing_ids), BATCH_SIZE):
                 missing = _orderable_products().where(Product.id.in_(batch))
                 documents.update((p.id, product_document(p)) for p in session.scalars(missing))
-            removed = sorted(indexed - orderable)
+            removed = sorted(indexed.keys() - orderable)
         except Exception:
             log.exception("search index: sync could not read the database")
             return False
@@ -400,6 +419,8 @@ def product_document(product: Product) -> ProductDocument:
         price=product.price,
         lead_time_hours=product.lead_time_hours,
         created=int(product.created_at.timestamp()),
+        rating=vendor.rating_tenths,
+        rating_count=vendor.rating_count or 0,
     )
 
 
@@ -408,8 +429,20 @@ def _orderable_products() -> Select[tuple[Product]]:
     return orderable_products_query().options(lazyload(Product.photos))
 
 
-def _orderable_ids_query() -> Select[tuple[int]]:
-    return orderable_products_query().with_only_columns(Product.id).order_by(None)
+def _orderable_ids_query() -> Select[tuple[int, int]]:
+    """(product id, vendor id) of every orderable product."""
+    return (
+        orderable_products_query().with_only_columns(Product.id, Product.vendor_id).order_by(None)
+    )
+
+
+def _vendor_ratings(session: Session, vendor_ids: set[int]) -> dict[int, tuple[int, int]]:
+    """Vendor id -> (rating in tenths, number of ratings), as product documents hold them."""
+    ratings: dict[int, tuple[int, int]] = {}
+    for batch in _batched(sorted(vendor_ids), BATCH_SIZE):
+        vendors = session.scalars(select(Vendor).where(Vendor.id.in_(batch)))
+        ratings.update((v.id, (v.rating_tenths, v.rating_count or 0)) for v in vendors)
+    return ratings
 
 
 def _batched(items: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -442,6 +475,7 @@ _COLUMN_NAMES = (
     "scale",
     "created",
     "rating",
+    "rating_count",
     "facet_code",
     "tag_mask",
     "newest",
@@ -461,7 +495,7 @@ class _SegmentColumns:
         size = leaf.doc_count_all()
         # Deleted documents keep placeholder values; they never match anything.
         self.product_id, self.price, self.lead_time = [0] * size, [0] * size, [0] * size
-        self.created, self.rating = [0] * size, [0] * size
+        self.created, self.rating, self.rating_count = [0] * size, [0] * size, [0] * size
         self.category, self.district, self.scale = [""] * size, [""] * size, [""] * size
         self.tags: list[tuple[str, ...]] = [()] * size
         for docnum, stored in leaf.iter_docs():
@@ -474,6 +508,7 @@ class _SegmentColumns:
             self.scale[docnum] = stored.get("scale", "")
             self.created[docnum] = stored.get("created", 0)
             self.rating[docnum] = stored.get("rating") or 0
+            self.rating_count[docnum] = stored.get("rating_count") or 0
         bounds = [b.price_max for b in PRICE_BUCKETS[:-1]]
         price_bucket = [_bucket(bounds, p) for p in self.price]
         lead_bucket = [_bucket(LEAD_TIME_BUCKETS, h) for h in self.lead_time]
@@ -481,11 +516,14 @@ class _SegmentColumns:
             map(codec.encode, self.category, self.scale, price_bucket, lead_bucket)
         )
         self.tag_mask = list(map(codec.mask, self.tags))
-        # Sort keys, smallest first; ties go to the newest.
+        # Sort keys, smallest first; ties go to the newest (among equal averages, to the
+        # vendor with more ratings first).
         self.newest = [-c for c in self.created]
         self.price_asc = list(zip(self.price, self.newest, strict=True))
         self.price_desc = list(zip(map(neg, self.price), self.newest, strict=True))
-        self.best_rated = list(zip(map(neg, self.rating), self.newest, strict=True))
+        self.best_rated = list(
+            zip(map(neg, self.rating), map(neg, self.rating_count), self.newest, strict=True)
+        )
 
 
 class _Columns:
@@ -504,12 +542,13 @@ class _Columns:
     scale: list[str]
     created: list[int]
     rating: list[int]
+    rating_count: list[int]
     facet_code: list[int]
     tag_mask: list[int]
     newest: list[int]
     price_asc: list[tuple[int, int]]
     price_desc: list[tuple[int, int]]
-    best_rated: list[tuple[int, int]]
+    best_rated: list[tuple[int, int, int]]
 
     def __init__(self, segments: list[_SegmentColumns], live: set[int], codec: _FacetCodec):
         self.live = live

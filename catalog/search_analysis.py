@@ -224,7 +224,9 @@ def build_schema() -> Schema:
         price=NUMERIC(int, bits=64, shift_step=64, stored=True, sortable=True),
         lead_time_hours=NUMERIC(int, shift_step=32, stored=True, sortable=True),
         created=NUMERIC(int, bits=64, shift_step=64, stored=True, sortable=True),
+        # The vendor's average in tenths of a star, and how many ratings it rests on.
         rating=NUMERIC(int, shift_step=32, stored=True, sortable=True, default=0),
+        rating_count=NUMERIC(int, shift_step=32, stored=True, default=0),
     )
 
 
@@ -293,6 +295,7 @@ class ProductDocument(TypedDict):
     lead_time_hours: int
     created: int
     rating: int
+    rating_count: int
 
 
 def build_document(
@@ -310,6 +313,7 @@ def build_document(
     lead_time_hours: int,
     created: int,
     rating: int = 0,
+    rating_count: int = 0,
 ) -> ProductDocument:
     """The index document of a product, from plain values (see `catalog.search` for models)."""
     category_text = " ".join(category_names)
@@ -334,6 +338,7 @@ def build_document(
         lead_time_hours=lead_time_hours,
         created=created,
         rating=rating,
+        rating_count=rating_count,
     )
 
 

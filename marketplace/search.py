@@ -36,10 +36,23 @@ def catalog_index(directory: str | None = None) -> CatalogIndex:
         return _indexes[path]
 
 
-def _note_changes(session: Session, _context: Any) -> None:
-    pending = session.info.setdefault(
+def _pending(session: Session) -> dict[str, set[int]]:
+    pending: dict[str, set[int]] = session.info.setdefault(
         _PENDING, {"products": set(), "vendors": set(), "categories": set()}
     )
+    return pending
+
+
+def mark_vendor_changed(session: Session, vendor_id: int) -> None:
+    """Re-index the vendor's products after the commit.
+
+    For changes the flush does not see, such as a Core UPDATE of a vendor's counters.
+    """
+    _pending(session)["vendors"].add(vendor_id)
+
+
+def _note_changes(session: Session, _context: Any) -> None:
+    pending = _pending(session)
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Product):
             pending["products"].add(obj.id)
@@ -52,6 +65,10 @@ def _note_changes(session: Session, _context: Any) -> None:
 
 
 def _forget_changes(session: Session) -> None:
+    # A savepoint rolled back leaves the rest of the transaction standing; re-indexing a few
+    # products too many after its commit is harmless, missing the others' changes is not.
+    if session.in_nested_transaction():
+        return
     session.info.pop(_PENDING, None)
 
 

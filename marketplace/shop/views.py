@@ -1,8 +1,12 @@
-"""Catalogue pages: searching with facets, and a product's page with "add to cart"."""
+"""Catalogue pages: searching with facets, a product's page with "add to cart", and a
+vendor's page with its ratings, punctuality and products."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, abort, render_template, request, url_for
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -11,15 +15,18 @@ from sqlalchemy.orm import joinedload
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
-from catalog.models import BusinessScale, DietaryTag, Product
+from catalog.models import BusinessScale, DietaryTag, Product, Vendor
 from catalog.search import LEAD_TIME_BUCKETS, PRICE_BUCKETS, SORTS
-from catalog.services import categories
+from catalog.services import categories, orderable_products_query
 from marketplace.db import get_session
-from marketplace.permissions import can_manage_listings, has_any_permission
+from marketplace.permissions import can_manage_listings, has_any_permission, has_permission
+from marketplace.ratings.services import rating_distribution, recent_ratings
 from marketplace.search import catalog_index
 
 bp = Blueprint("shop", __name__, url_prefix="/catalog")
 PAGE_SIZE = 24
+#: comments shown on a vendor's page
+RECENT_RATINGS = 10
 SORT_LABELS = {
     "relevance": _l("Best match"),
     "price_asc": _l("Price, low to high"),
@@ -131,4 +138,47 @@ def product(product_id: int):  # type: ignore[no-untyped-def]
         product=item,
         form=form,
         can_order=item.is_orderable and has_any_permission(current_user, "order:submit"),
+    )
+
+
+@bp.app_template_global()
+def rating_average(tenths: int) -> str:
+    """An average in tenths of a star as the person's language writes it: "4,3" or "4.3"."""
+    return format_decimal(Decimal(tenths) / 10, format="0.0")
+
+
+def _may_see_vendor(vendor: Vendor) -> bool:
+    # Agencies see verified vendors only; a vendor's own people and curators see it always.
+    return (
+        vendor.is_verified
+        or can_manage_listings(current_user, vendor)
+        or has_permission(current_user, "vendor:verify")
+    )
+
+
+@bp.get("/vendors/<int:vendor_id>")
+@login_required
+def vendor(vendor_id: int):  # type: ignore[no-untyped-def]
+    db = get_session()
+    business = db.get(Vendor, vendor_id)
+    if business is None or not _may_see_vendor(business):
+        abort(404)
+    distribution = rating_distribution(db, business.id)
+    rated = sum(distribution.values())
+    products = db.scalars(
+        orderable_products_query()
+        .where(Product.vendor_id == business.id)
+        .order_by(None)
+        .order_by(Product.name, Product.id)
+    ).unique()
+    return render_template(
+        "shop/vendor.html",
+        vendor=business,
+        distribution=[
+            (stars, count, (count * 100 + rated // 2) // rated if rated else 0)
+            for stars, count in distribution.items()
+        ],
+        rated=rated,
+        ratings=recent_ratings(db, business.id, RECENT_RATINGS, with_comment_only=True),
+        products=list(products),
     )

@@ -346,6 +346,47 @@ def test_sorting_by_newest_and_browsing(built, catalogue):
     assert found(built, catalogue, "", sort="rating") == newest_first
 
 
+def rate(vendor, count, stars_total):
+    vendor.rating_count, vendor.rating_stars_total = count, stars_total
+
+
+def test_sorting_by_vendor_rating_then_number_of_ratings(index, db, catalogue):
+    sri, betawi, kopi = (
+        catalogue[name].vendor
+        for name in (
+            "Nasi Box Ayam Bakar Madu",
+            "Nasi Box Ayam Bakar",
+            "Kopi Susu Gula Aren 1 Liter",
+        )
+    )
+    rate(sri, 2, 9)  # 4.5
+    rate(betawi, 4, 18)  # 4.5, from more ratings
+    rate(kopi, 1, 5)  # 5.0
+    db.flush()
+    assert index.rebuild(db)
+
+    ranked = found(index, catalogue, "", sort="rating")
+
+    vendor_of = {name: vendor for name, _, vendor, *_ in CORPUS}
+    order = [vendor_of[name] for name in ranked]
+    assert order == ["kopi"] * 6 + ["betawi"] * 5 + ["sri"] * 5
+    # Within one vendor, the newest first.
+    assert ranked[:6] == [name for name, _, vendor, *_ in reversed(CORPUS) if vendor == "kopi"]
+
+
+def test_sorting_by_rating_within_a_text_query(index, db, catalogue):
+    rate(catalogue["Nasi Box Rendang Sapi"].vendor, 3, 14)  # betawi, 4.7
+    rate(catalogue["Nasi Box Ikan Bakar"].vendor, 3, 10)  # sri, 3.3
+    db.flush()
+    assert index.rebuild(db)
+    assert found(index, catalogue, "nasi box", sort="rating") == [
+        "Nasi Box Rendang Sapi",
+        "Nasi Box Ayam Bakar",
+        "Nasi Box Ikan Bakar",
+        "Nasi Box Ayam Bakar Madu",
+    ]
+
+
 def test_an_unknown_sort_is_refused(built):
     with pytest.raises(ValueError, match="sort"):
         built.search("", sort="cheapest")  # type: ignore[arg-type]
@@ -487,6 +528,23 @@ def test_sync_adds_products_whose_vendor_became_verified(built, db, catalogue):
     assert built.sync(db)
 
     assert built.search("liwet").ids == [waiting.id]
+
+
+def test_sync_repairs_a_missed_rating_update(index, db, catalogue):
+    for product in catalogue.values():
+        product.updated_at = START  # long before the sync watermark
+    db.flush()
+    assert index.rebuild(db)
+    rate(catalogue["Buah Potong Segar"].vendor, 1, 5)
+    db.flush()  # a rating changes the vendor's row only, and the index update was lost
+    assert found(index, catalogue, "", sort="rating")[0] == "Fruit Salad Cup"  # the newest
+
+    assert index.sync(db)
+
+    assert found(index, catalogue, "", sort="rating")[:2] == [
+        "Buah Potong Segar",
+        "Tumpeng Mini Nasi Uduk",
+    ]
 
 
 def test_the_first_sync_builds_the_index(index, db, catalogue):
