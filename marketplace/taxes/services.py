@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
@@ -233,7 +234,7 @@ def _refuse_overlap(
             )
 
 
-def _apply(rule: TaxRule, data: TaxRuleData, actor: User) -> None:
+def _apply(rule: TaxRule, data: TaxRuleData, actor: User | None) -> None:
     rule.code = data.code
     rule.name = data.name
     rule.kind = data.kind
@@ -246,7 +247,14 @@ def _apply(rule: TaxRule, data: TaxRuleData, actor: User) -> None:
     rule.effective_from = data.effective_from
     rule.effective_to = _end_of(data.last_day)
     rule.legal_basis = data.legal_basis
-    rule.updated_by_id = actor.id
+    rule.updated_by_id = actor.id if actor is not None else None
+
+
+def _preview(data: TaxRuleData) -> TaxRule:
+    """An unsaved rule carrying `data`, to compare terms."""
+    preview = TaxRule()
+    _apply(preview, data, None)
+    return preview
 
 
 def create_rule(session: Session, actor: User, data: TaxRuleData) -> TaxRule:
@@ -261,9 +269,48 @@ def create_rule(session: Session, actor: User, data: TaxRuleData) -> TaxRule:
     return rule
 
 
-def update_rule(session: Session, actor: User, rule: TaxRule, data: TaxRuleData) -> TaxRule:
+#: what decides the tax on a sale; fixed once the rule has applied to a day
+_TERMS = (
+    "code",
+    "kind",
+    "rate_bp",
+    "business_types",
+    "requires_regional_registration",
+    "vendor_has_npwp",
+    "min_base_exclusive",
+    "rounding",
+    "effective_from",
+)
+
+
+def _jakarta_today() -> date:
+    return datetime.now(ZoneInfo("Asia/Jakarta")).date()
+
+
+def update_rule(
+    session: Session, actor: User, rule: TaxRule, data: TaxRuleData, *, today: date | None = None
+) -> TaxRule:
+    """Change a rule. Once it has applied (from its first day on), only its name, legal
+    basis and a last day from today on can change: invoices were computed with its terms,
+    and a correction must come out the same. A new rate is a new rule from a new day."""
     _require_tax_manager(actor)
     checked = _checked(data)
+    today = today or _jakarta_today()
+    if rule.effective_from <= today:
+        before, after = _snapshot(rule), _snapshot(_preview(checked))
+        if any(before[term] != after[term] for term in _TERMS):
+            raise DomainError(
+                _l(
+                    "This rule has already applied to sales, so its terms cannot change. End it"
+                    " and add a new rule from the day the change takes effect."
+                ),
+                field="rate",
+            )
+        end = _end_of(checked.last_day)
+        if end != rule.effective_to and end is not None and end <= today:
+            raise DomainError(
+                _l("A rule that has applied can only end from today on."), field="last_day"
+            )
     reach = _Reach.of(checked, _end_of(checked.last_day))
     _refuse_overlap(session, reach, rule.id, "effective_from")
     before = _snapshot(rule)

@@ -148,7 +148,7 @@ def test_extending_an_ended_rule_into_its_successor_is_refused(db, world, rules)
     assert error.value.field == "last_day"
 
 
-def test_curator_changes_a_rule(db, world, rules):
+def test_curator_changes_a_rule_before_it_applies(db, world, rules):
     pbjt = next(r for r in rules if r.code == "PBJT")
     data = services.TaxRuleData(
         code="PBJT",
@@ -161,11 +161,47 @@ def test_curator_changes_a_rule(db, world, rules):
         rounding=Rounding.HALF_UP,
         legal_basis=pbjt.legal_basis,
     )
-    services.update_rule(db, world.curator, pbjt, data)
+    # The day before it first applied, its terms could still change.
+    before_start = pbjt.effective_from - timedelta(days=1)
+    services.update_rule(db, world.curator, pbjt, data, today=before_start)
     assert pbjt.business_types == ["caterer", "restaurant", "home_industry"]
     [updated] = events(db, "tax_rule.update")
     assert updated.before["business_types"] == ["caterer", "restaurant"]
     assert updated.after["business_types"] == ["caterer", "restaurant", "home_industry"]
+
+
+def test_a_rule_that_has_applied_keeps_its_terms(db, world, rules):
+    pbjt = next(r for r in rules if r.code == "PBJT")
+    base = dict(
+        code="PBJT",
+        name="PBJT atas makanan dan/atau minuman",
+        kind=TaxKind.CHARGED,
+        rate_bp=1000,
+        effective_from=pbjt.effective_from,
+        business_types=("caterer", "restaurant"),
+        requires_regional_registration=True,
+        rounding=Rounding.HALF_UP,
+        legal_basis=pbjt.legal_basis,
+    )
+    for change in (
+        {"rate_bp": 1100},
+        {"business_types": ("caterer",)},
+        {"rounding": Rounding.DOWN},
+    ):
+        with pytest.raises(DomainError, match="already applied"):
+            services.update_rule(
+                db, world.curator, pbjt, services.TaxRuleData(**{**base, **change}), today=TODAY
+            )
+    with pytest.raises(DomainError, match="from today on"):
+        services.update_rule(
+            db,
+            world.curator,
+            pbjt,
+            services.TaxRuleData(**base, last_day=TODAY - timedelta(days=10)),
+            today=TODAY,
+        )
+    services.update_rule(db, world.curator, pbjt, services.TaxRuleData(**base), today=TODAY)
+    assert pbjt.name == "PBJT atas makanan dan/atau minuman" and pbjt.rate_bp == 1000
 
 
 @pytest.mark.parametrize(

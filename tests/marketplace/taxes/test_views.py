@@ -117,11 +117,24 @@ def test_an_overlapping_rule_is_refused_on_the_form(client, db, login, world, ru
     assert rule_count(db) == 5
 
 
-def test_the_curator_changes_a_rule(client, db, login, world, rules):
+def test_the_curator_changes_a_rule_that_has_not_applied_yet(client, db, login, world, rules):
+    login(world.curator)
+    future = (today_in_jakarta() + timedelta(days=60)).isoformat()
+    assert client.post("/admin/taxes/new", data=new_rule(effective_from=future)).status_code == 302
+    rule = db.scalar(select(TaxRule).where(TaxRule.code == "PPH4"))
+    form = client.get(f"/admin/taxes/{rule.id}/edit").get_data(as_text=True)
+    assert 'value="10"' in form
+    data = new_rule(rate="1,5", min_base_exclusive="2500000", effective_from=future)
+    assert client.post(f"/admin/taxes/{rule.id}/edit", data=data).status_code == 302
+    db.refresh(rule)
+    assert (rule.rate_bp, rule.min_base_exclusive) == (150, 2_500_000)
+    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "tax_rule.update"))
+    assert (event.before["rate_bp"], event.after["rate_bp"]) == (1000, 150)
+
+
+def test_the_terms_of_a_rule_that_has_applied_cannot_change(client, db, login, world, rules):
     pph22 = next(r for r in rules if r.code == "PPH22" and r.vendor_has_npwp)
     login(world.curator)
-    form = client.get(f"/admin/taxes/{pph22.id}/edit").get_data(as_text=True)
-    assert 'value="1,5"' in form
     data = new_rule(
         code="PPH22",
         name=pph22.name,
@@ -132,14 +145,16 @@ def test_the_curator_changes_a_rule(client, db, login, world, rules):
         effective_from="2017-03-01",
         legal_basis=pph22.legal_basis,
     )
+    response = client.post(f"/admin/taxes/{pph22.id}/edit", data=data)
+    assert response.status_code == 400
+    assert "already applied to sales" in response.get_data(as_text=True)
+    db.refresh(pph22)
+    assert pph22.min_base_exclusive == 2_000_000
+    # Its name and legal basis may still be put right.
+    data.update(min_base_exclusive="2000000", legal_basis="UU 36/2008 Pasal 22; PMK 34/2017")
     assert client.post(f"/admin/taxes/{pph22.id}/edit", data=data).status_code == 302
     db.refresh(pph22)
-    assert (pph22.rate_bp, pph22.min_base_exclusive) == (150, 2_500_000)
-    event = db.scalar(select(AuditEvent).where(AuditEvent.action == "tax_rule.update"))
-    assert (event.before["min_base_exclusive"], event.after["min_base_exclusive"]) == (
-        2_000_000,
-        2_500_000,
-    )
+    assert pph22.legal_basis == "UU 36/2008 Pasal 22; PMK 34/2017"
 
 
 def test_the_curator_ends_a_rule(client, db, login, world, rules):
