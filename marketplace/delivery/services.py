@@ -235,6 +235,10 @@ def _apply_receipt(
         )
         .execution_options(synchronize_session=False)
     )
+    # The UPDATE bypassed the vendor object this session may hold: reload its counters.
+    held = session.identity_map.get(session.identity_key(Vendor, order.vendor_id))
+    if held is not None:
+        session.expire(held, ["receipts_count", "receipts_on_time"])
     rules = rules or OrderRules()
     documents.issue_receipt_documents(
         session, actor, order, payment_due_days=rules.payment_due_days
