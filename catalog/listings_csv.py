@@ -124,8 +124,12 @@ class ImportSummary:
 # --------------------------------------------------------------------------- export
 
 
-def _escape(cell: str) -> str:
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula (a leading apostrophe)."""
     return "'" + cell if _NEEDS_ESCAPE.match(cell) else cell
+
+
+_escape = spreadsheet_safe
 
 
 def _unescape(cell: str) -> str:

@@ -136,8 +136,9 @@ def can_rate(user: User, order: Order) -> bool:
 
 
 def can_correct_documents(user: User, order: Order) -> bool:
-    """The agency's approver (who signs the BAST) or a curator issues a corrected version."""
-    return order.status in RECEIVED_STATUSES and has_permission(
+    """The agency's approver (who signs the BAST) or a curator issues a corrected version,
+    before the order is paid: a paid invoice is settled against the version it was paid on."""
+    return order.status is OrderStatus.RECEIVED and has_permission(
         user, "document:correct", agency_id=order.agency_id
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -150,6 +151,21 @@ class AgencyData:
     split_purchase_threshold: int | None
 
 
+#: agency codes (kode unit) appear in document numbers and file names
+AGENCY_CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-]{0,29}")
+
+
+def _has_documents(session: Session, agency_id: int) -> bool:
+    from marketplace.documents.models import IssuedDocument
+
+    return (
+        session.scalar(
+            select(IssuedDocument.id).where(IssuedDocument.agency_id == agency_id).limit(1)
+        )
+        is not None
+    )
+
+
 def save_agency(
     session: Session, curator: User, data: AgencyData, agency: Agency | None = None
 ) -> Agency:
@@ -160,6 +176,15 @@ def save_agency(
     if not code or not name:
         raise DomainError(
             _l("Give the agency's code and name."), field="code" if not code else "name"
+        )
+    if not AGENCY_CODE.fullmatch(code):
+        raise DomainError(
+            _l("The code has letters, digits, dots and dashes only (at most 30)."), field="code"
+        )
+    if agency is not None and code != agency.code and _has_documents(session, agency.id):
+        raise Conflict(
+            _l("The code is printed in this agency's issued documents and cannot change."),
+            field="code",
         )
     clash = session.scalar(select(Agency.id).where(Agency.code == code))
     if clash is not None and (agency is None or clash != agency.id):

@@ -6,7 +6,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import DateField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-PHOTO_HINT = _l("Optional, up to 4 photos (JPEG, PNG or WebP, at most 10 MB each).")
+PHOTO_HINT = _l("Optional: up to 4 photos (JPEG, PNG or WebP), 12 MB in all.")
 
 
 class DeliveryForm(FlaskForm):

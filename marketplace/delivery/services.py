@@ -86,6 +86,10 @@ def _store_photos(
         for key in keys:
             photos.delete_photo(key, storage_dir)
         raise DomainError(error.message, field="photos") from None
+    except BaseException:  # a full disk, say: keep no files the database will not know
+        for key in keys:
+            photos.delete_photo(key, storage_dir)
+        raise
     for key in keys:
         session.add(
             OrderPhoto(order_id=order.id, purpose=purpose, photo_key=key, uploaded_by_id=actor.id)
@@ -160,12 +164,13 @@ def delivery_deadline(order: Order) -> datetime | None:
 
 
 def delivered_on_time(order: Order) -> bool | None:
-    """Whether the vendor's handover falls within the agreed window; None when unknown."""
+    """Whether the vendor's handover falls on the delivery day, by the end of the agreed
+    window; None when unknown. Food handed over a day early is not on time either."""
     deadline = delivery_deadline(order)
     handed_over = order.handed_over_at or order.delivered_at
     if deadline is None or handed_over is None:
         return None
-    return handed_over <= deadline
+    return handed_over.astimezone(JAKARTA).date() == order.delivery_date and handed_over <= deadline
 
 
 # Receipt -----------------------------------------------------------------------------

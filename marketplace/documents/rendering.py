@@ -10,22 +10,29 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
+import os
+import re
+import tempfile
 import zipfile
 from datetime import date
 from pathlib import Path
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from PIL import ImageFile
 from sqlalchemy.orm import Session
 
 from catalog.enums import Unit
+from catalog.listings_csv import spreadsheet_safe
 from catalog.photos import photo_path
 from marketplace.audit.services import events_for
 from marketplace.delivery.models import OrderPhoto
 from marketplace.documents.models import DocumentKind, IssuedDocument
-from marketplace.documents.services import documents_of_order
+from marketplace.documents.services import documents_of_order, is_intact
 from marketplace.documents.words import rupiah_in_words
+from marketplace.errors import Conflict
 from marketplace.i18n import local_date
 from marketplace.ordering.models import Order
 from marketplace.ordering.rules import JAKARTA
@@ -39,6 +46,7 @@ from weasyprint import CSS, HTML  # noqa: E402
 
 ImageFile.LOAD_TRUNCATED_IMAGES = _accept_truncated
 
+log = logging.getLogger(__name__)
 DOCUMENT_LOCALE = "id"
 #: where delivery and dispute photos are kept, apart from the public product photos
 ORDER_PHOTOS = "order-photos"
@@ -57,8 +65,15 @@ def _format_iso_date(value: str) -> str:
     return local_date(date.fromisoformat(value), "long") if value else "–"
 
 
+def _intact(document: IssuedDocument) -> IssuedDocument:
+    if not is_intact(document):
+        log.error("issued document %s does not match its fingerprint", document.id)
+        raise Conflict(_l("This document does not match the fingerprint taken when it was issued."))
+    return document
+
+
 def render_html(document: IssuedDocument, *, for_pdf: bool = False) -> str:
-    content = document.content
+    content = _intact(document).content
     with force_locale(DOCUMENT_LOCALE):
         return render_template(
             _TEMPLATES[document.kind],
@@ -79,6 +94,7 @@ def _stylesheet_path() -> Path:
 
 def render_pdf(document: IssuedDocument) -> bytes:
     """The PDF of this version: rendered on first request, then served from storage."""
+    _intact(document)
     cache = Path(current_app.config["UPLOAD_DIR"]) / "documents-pdf"
     path = cache / f"{document.id}-{document.content_sha256[:16]}.pdf"
     if path.exists():
@@ -90,14 +106,16 @@ def render_pdf(document: IssuedDocument) -> bytes:
     if pdf is None:  # only when writing to a target; never for an in-memory render
         raise RuntimeError("WeasyPrint returned no PDF")
     cache.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_bytes(pdf)
-    temporary.replace(path)  # atomic: a reader never sees half a file
+    handle, temporary = tempfile.mkstemp(dir=cache, suffix=".part")
+    with os.fdopen(handle, "wb") as out:
+        out.write(pdf)
+    os.replace(temporary, path)  # atomic: a reader never sees half a file
     return pdf
 
 
 def file_name(document: IssuedDocument, extension: str) -> str:
-    safe = document.number.replace("/", "-").replace(".", "")
+    """A download name of letters, digits and dashes only, whatever the number holds."""
+    safe = re.sub(r"[^A-Za-z0-9]+", "-", document.number).strip("-")
     suffix = f"-rev{document.version}" if document.version > 1 else ""
     return f"{safe}{suffix}.{extension}"
 
@@ -115,11 +133,13 @@ def _history_csv(session: Session, order: Order) -> bytes:
         writer.writerow(
             [
                 event.occurred_at.astimezone(JAKARTA).strftime("%Y-%m-%d %H:%M:%S"),
-                event.actor.name if event.actor else "sistem",
+                spreadsheet_safe(event.actor.name if event.actor else "sistem"),
                 event.action,
                 before.get("status", ""),
                 after.get("status", ""),
-                "; ".join(f"{key}={value}" for key, value in sorted(details.items())),
+                spreadsheet_safe(
+                    "; ".join(f"{key}={value}" for key, value in sorted(details.items()))
+                ),
             ]
         )
     return buffer.getvalue().encode("utf-8-sig")  # opens cleanly in spreadsheet programs

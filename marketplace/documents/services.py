@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from catalog.db import utcnow
 from marketplace.accounts.models import Membership, Role, User
+from marketplace.audit.models import AuditEvent
 from marketplace.audit.services import record_event
 from marketplace.documents.models import DocumentCounter, DocumentKind, IssuedDocument
 from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
@@ -121,6 +122,26 @@ def _vendor_signatory(session: Session, order: Order) -> dict[str, str]:
     return {"name": name, "position": position}
 
 
+def _dispute_resolution(session: Session, order: Order) -> dict[str, str]:
+    """Who settled a refused delivery and why it was refused, for the record."""
+    dispute = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "order",
+            AuditEvent.object_id == order.id,
+            AuditEvent.action == "order.dispute",
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    curator = session.get(User, order.received_by_id) if order.received_by_id else None
+    return {
+        "dispute_reason": str((dispute.after or {}).get("reason", "")) if dispute else "",
+        "resolved_by": curator.name if curator else "",
+        "resolved_by_position": curator.position if curator else "",
+    }
+
+
 def build_content(
     session: Session, order: Order, kind: DocumentKind, payment_due_days: int
 ) -> dict[str, Any]:
@@ -197,6 +218,8 @@ def build_content(
             "vendor": _vendor_signatory(session, order),
         },
     }
+    if order.disputed_at is not None:
+        content["resolution"] = _dispute_resolution(session, order)
     if kind is DocumentKind.INVOICE:
         bast = session.scalars(
             select(IssuedDocument)
@@ -224,6 +247,7 @@ def _issue(
     *,
     previous: IssuedDocument | None = None,
     reason: str = "",
+    changed: list[str] | None = None,
 ) -> IssuedDocument:
     if previous is None:
         year = date.fromisoformat(content["received_on"]).year
@@ -263,6 +287,7 @@ def _issue(
             "version": version,
             "sha256": document.content_sha256,
             **({"reason": reason} if reason else {}),
+            **({"changed": changed} if changed else {}),
         },
         agency_id=order.agency_id,
         vendor_id=order.vendor_id,
@@ -323,7 +348,21 @@ def issue_correction(
             ),
             field="reason",
         )
-    return _issue(session, actor, order, document.kind, content, previous=document, reason=reason)
+    changed = sorted(
+        key
+        for key in content.keys() | document.content.keys()
+        if content.get(key) != document.content.get(key)
+    )
+    return _issue(
+        session,
+        actor,
+        order,
+        document.kind,
+        content,
+        previous=document,
+        reason=reason,
+        changed=changed,
+    )
 
 
 # Reading -----------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, url_for
+import io
+
+from flask import Blueprint, Response, flash, redirect, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -41,9 +43,11 @@ def view(order_id: int, document_id: int):  # type: ignore[no-untyped-def]
 @login_required
 def pdf(order_id: int, document_id: int):  # type: ignore[no-untyped-def]
     _order, document = _document(order_id, document_id)
-    response = Response(rendering.render_pdf(document), mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{rendering.file_name(document, "pdf")}"'
+    response = send_file(
+        io.BytesIO(rendering.render_pdf(document)),
+        mimetype="application/pdf",
+        as_attachment=True,
+        download_name=rendering.file_name(document, "pdf"),
     )
     return _private(response)
 
@@ -93,7 +97,10 @@ def accountability_bundle(order_id: int):  # type: ignore[no-untyped-def]
     if not services.documents_of_order(db, order):
         raise NotFound(_("This order has no documents yet."))
     data = rendering.accountability_bundle(db, order, order_photos(db, order))
-    response = Response(data, mimetype="application/zip")
-    name = f"SPJ-{order.reference.replace('/', '-')}.zip"
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response = send_file(
+        io.BytesIO(data),
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"SPJ-{order.id}-{order.reference}.zip".replace("/", "-"),
+    )
     return _private(response)

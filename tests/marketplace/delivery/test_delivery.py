@@ -41,6 +41,15 @@ def _fetch(client, url: str) -> int:
         return response.status_code
 
 
+def _order_ledger(db, order) -> dict[EntryKind, int]:
+    rows = db.execute(
+        select(BudgetEntry.kind, func.sum(BudgetEntry.amount))
+        .where(BudgetEntry.order_id == order.id)
+        .group_by(BudgetEntry.kind)
+    )
+    return {kind: total for kind, total in rows}
+
+
 # Delivery ----------------------------------------------------------------------------
 
 
@@ -148,6 +157,11 @@ def test_partial_receipts_keep_the_ledger_whole_after_each(db, world):
             db, world.approver, order, [delivery.LineReceipt(ln.id, quantity) for ln in order.lines]
         )
         spent += quantity * 35_000
+        by_kind = _order_ledger(db, order)
+        # What the order committed is exactly what it spent plus what it gave back.
+        assert by_kind[EntryKind.COMMIT] == order.total
+        assert by_kind.get(EntryKind.SPEND, 0) == order.received_total == quantity * 35_000
+        assert by_kind.get(EntryKind.SPEND, 0) + by_kind.get(EntryKind.RELEASE, 0) == order.total
         db.refresh(line)
         sums = _ledger_sums(db, line)
         assert line.spent == spent == sums.get(EntryKind.SPEND, 0)
@@ -178,9 +192,14 @@ def test_receipt_records_timeliness_and_moves_the_vendor_record(client, login, d
 
 def test_timeliness_defaults_to_the_delivery_window(db, world):
     order = world.order_in(db, "delivered")
-    # Handed over well before the agreed window (orders in tests are for days ahead).
+    deadline = delivery.delivery_deadline(order)
+    # Orders in tests are for days ahead: handed over days early is not on time either.
+    assert delivery.delivered_on_time(order) is False
+    order.handed_over_at = deadline - timedelta(hours=1)
     assert delivery.delivered_on_time(order) is True
-    order.handed_over_at = delivery.delivery_deadline(order) + timedelta(minutes=1)
+    order.handed_over_at = deadline
+    assert delivery.delivered_on_time(order) is True
+    order.handed_over_at = deadline + timedelta(minutes=1)
     assert delivery.delivered_on_time(order) is False
     delivery.receive_order(
         db, world.approver, order, [delivery.LineReceipt(ln.id, ln.quantity) for ln in order.lines]
@@ -231,6 +250,12 @@ def test_dispute_with_photos_then_accepted_in_part(client, login, db, world):
     assert world.line.spent == 6 * 35_000 and world.line.committed == 0
     assert_line_matches_ledger(db, world.line)
     assert {d.kind.value for d in documents.current_documents(db, order)} == {"bast", "invoice"}
+    bast = next(d for d in documents.current_documents(db, order) if d.kind.value == "bast")
+    assert bast.content["resolution"] == {
+        "dispute_reason": "Nasi basi, 4 kotak tidak layak",
+        "resolved_by": world.curator.name,
+        "resolved_by_position": world.curator.position,
+    }
 
 
 def test_dispute_resolved_by_cancelling_releases_everything(client, login, db, world):
