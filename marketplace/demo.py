@@ -37,6 +37,7 @@ from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order
 from marketplace.ordering.services import JAKARTA, CheckoutDetails, OrderRules
 from marketplace.ordering.states import OrderStatus
+from marketplace.ratings import services as ratings
 from marketplace.taxes.defaults import install_default_tax_rules
 
 DEMO_PASSWORD = "demo-eorder-2026"  # noqa: S105 - shared by the demo users, printed on purpose
@@ -54,6 +55,13 @@ DEMO_TAGS = {
 
 #: districts every demo vendor delivers to, besides its own (the agencies' offices)
 DELIVERY_DISTRICTS = ["Gambir", "Menteng", "Tanah Abang", "Setiabudi", "Kebayoran Baru"]
+
+#: what the demo's requesters write when they rate a vendor
+RATING_COMMENTS = {
+    5: "Tepat waktu, rasa enak, porsi sesuai. Peserta rapat puas.",
+    4: "Makanan enak, tetapi datang sedikit terlambat.",
+    3: "Sebagian pesanan kurang; sisanya baik.",
+}
 
 #: the lifecycle steps that lead from a submitted order to each status
 PATHS: dict[OrderStatus, tuple[str, ...]] = {
@@ -430,6 +438,17 @@ class _Seeder:
             on_time=order.id % 3 != 0,
             rules=self.rules,
         )
+        # Most requesters rate the vendor; every fourth order is left for a demo login to rate.
+        if order.id % 4:
+            partial = (order.received_total or 0) < order.total
+            stars = 3 if partial else (5 if order.on_time else 4)
+            ratings.rate_vendor(
+                self.session,
+                self._person(spec.agency, spec.requester),
+                order,
+                stars,
+                RATING_COMMENTS[stars],
+            )
 
     def _dispute(self, spec: DemoOrder, order: Order) -> None:
         delivery_steps.dispute_order(
