@@ -77,7 +77,7 @@ def _store_photos(
     if len(uploads) > MAX_PHOTOS:
         raise DomainError(_l("Attach at most %(n)d photos.", n=MAX_PHOTOS), field="photos")
     if storage_dir is None:
-        raise DomainError(_l("Photos cannot be stored here."), field="photos")
+        raise DomainError(_l("Photos cannot be saved right now. Try again later."), field="photos")
     keys: list[str] = []
     try:
         for upload in uploads:

@@ -45,7 +45,7 @@ def parse_rate(text: str | None) -> int:
     whole, fraction = match.group(1), match.group(2) or ""
     rate_bp = int(whole) * 100 + int(fraction.ljust(2, "0"))
     if rate_bp > WHOLE_BP:
-        raise ValueError(_l("The rate is between 0 and 100%."))
+        raise ValueError(_l("The rate must be between 0 and 100%."))
     return rate_bp
 
 

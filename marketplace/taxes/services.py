@@ -153,7 +153,7 @@ def _checked(data: TaxRuleData) -> TaxRuleData:
     if not name or len(name) > 200:
         raise DomainError(_l("Give the tax a name of up to 200 characters."), field="name")
     if not 0 <= data.rate_bp <= WHOLE_BP:
-        raise DomainError(_l("The rate is between 0 and 100%."), field="rate")
+        raise DomainError(_l("The rate must be between 0 and 100%."), field="rate")
     known = [t.value for t in BusinessType]
     if any(t not in known for t in data.business_types):
         raise DomainError(_l("Choose known business types."), field="business_types")

@@ -1,8 +1,10 @@
 """The whole e-Order loop in a real browser, as the people who walk it."""
 
+import io
 import re
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -11,6 +13,12 @@ from marketplace.ordering.states import OrderStatus
 from tests.support import PASSWORD
 
 pytestmark = pytest.mark.browser
+
+
+def proof_photo() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (800, 600), "khaki").save(buffer, "JPEG")
+    return buffer.getvalue()
 
 
 def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approver_receives(
@@ -73,11 +81,16 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
     vendor.goto(order_url)
     vendor.get_by_role("button", name="Terima pesanan").click()
     expect(vendor.locator(".badge")).to_have_text("Diterima penyedia")
-    vendor.get_by_label("Catatan pengiriman (opsional)", exact=True).fill(
+    vendor.get_by_role("link", name="Tandai terkirim").click()
+    vendor.get_by_label("Catatan untuk Perangkat Daerah (opsional)", exact=True).fill(
         "Diterima Pak Joko di lobi"
+    )
+    vendor.get_by_label("Foto bukti", exact=True).set_input_files(
+        files=[{"name": "bukti.jpg", "mimeType": "image/jpeg", "buffer": proof_photo()}]
     )
     vendor.get_by_role("button", name="Tandai terkirim").click()
     expect(vendor.locator(".badge")).to_have_text("Terkirim")
+    expect(vendor.get_by_role("img", name="Bukti pengiriman 1")).to_be_visible()
 
     # The approver confirms receipt line by line: 28 of 30 boxes arrived.
     approver.goto(order_url)
@@ -90,9 +103,31 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
 
     # The order shows its full history; the budget spent what was received.
     history = approver.locator(".history li")
-    expect(history).to_have_count(5)
+    expect(history).to_have_count(7)
     for step in ("Ajukan", "Setujui", "Terima", "Tandai terkirim", "Konfirmasi penerimaan"):
         expect(approver.locator(".history")).to_contain_text(step)
     db.refresh(world.line)
     assert world.line.committed == 0
     assert world.line.spent == 28 * 42_000
+    db.commit()  # end the test's read, so the server's next requests do not wait for it
+
+    # The handover certificate and the invoice were issued; the BAST opens as a page.
+    documents = approver.locator("#documents")
+    expect(documents).to_contain_text("Berita Acara Serah Terima (BAST)")
+    expect(documents).to_contain_text("Tagihan")
+    documents.get_by_role("link", name="Lihat").first.click()
+    expect(approver.get_by_role("heading", level=1)).to_contain_text("Berita Acara Serah Terima")
+    expect(approver.get_by_text("Rp 1.176.000").first).to_be_visible()
+    with approver.expect_download() as download:
+        approver.get_by_role("link", name="Unduh PDF").click()
+    assert download.value.suggested_filename.startswith("BAST-")
+
+    # The requester rates the vendor; the vendor's page shows it.
+    requester.goto(order_url)
+    requester.get_by_role("link", name="Beri penilaian untuk penyedia ini").click()
+    requester.get_by_label(re.compile("4 – ")).check()
+    requester.get_by_label("Komentar (opsional)", exact=True).fill("Enak, dua kotak tumpah.")
+    requester.get_by_role("button", name="Simpan penilaian").click()
+    expect(requester.get_by_text("Enak, dua kotak tumpah.")).to_be_visible()
+    db.refresh(world.vendor)
+    assert (world.vendor.rating_count, world.vendor.rating_stars_total) == (1, 4)
