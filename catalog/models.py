@@ -63,6 +63,8 @@ class Vendor(Base):
     bank_name: Mapped[str] = mapped_column(String(100), default="")
     bank_account_number: Mapped[str] = mapped_column(String(40), default="")
     bank_account_holder: Mapped[str] = mapped_column(String(200), default="")
+    #: a connected Stripe account (acct_...): card payments become destination charges to it
+    stripe_account_id: Mapped[str | None] = mapped_column(String(255))
     contact_person: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str] = mapped_column(String(30))
     #: portions the kitchen can make in one day; None means not limited

@@ -75,10 +75,13 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.budgets.views import bp as budgets_bp
     from marketplace.delivery.views import bp as delivery_bp
     from marketplace.documents.views import bp as documents_bp
+    from marketplace.finance.views import bp as finance_bp
     from marketplace.main import bp as main_bp
     from marketplace.media import bp as media_bp
     from marketplace.notifications.views import bp as notifications_bp
     from marketplace.ordering.views import bp as ordering_bp
+    from marketplace.payments.card_views import bp as card_payments_bp
+    from marketplace.payments.views import bp as payments_bp
     from marketplace.ratings.views import bp as ratings_bp
     from marketplace.shop.views import bp as shop_bp
     from marketplace.taxes.views import bp as taxes_bp
@@ -91,6 +94,9 @@ def _register_blueprints(app: Flask) -> None:
         ordering_bp,
         delivery_bp,
         documents_bp,
+        payments_bp,
+        card_payments_bp,
+        finance_bp,
         ratings_bp,
         taxes_bp,
         vendor_bp,

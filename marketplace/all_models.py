@@ -18,6 +18,14 @@ from marketplace.documents.models import DocumentCounter, IssuedDocument
 from marketplace.notifications.models import Notification
 from marketplace.ordering.caps import PaxPriceCap
 from marketplace.ordering.models import Order, OrderLine
+from marketplace.payments.models import (
+    ClosedPeriod,
+    ExplainedException,
+    Payment,
+    PaymentAllocation,
+    Refund,
+    StripeEvent,
+)
 from marketplace.ratings.models import VendorRating
 from marketplace.taxes.models import TaxRule
 
@@ -31,7 +39,9 @@ __all__ = [
     "BudgetEntry",
     "BudgetLine",
     "Category",
+    "ClosedPeriod",
     "DocumentCounter",
+    "ExplainedException",
     "IssuedDocument",
     "Membership",
     "Notification",
@@ -39,9 +49,13 @@ __all__ = [
     "OrderLine",
     "OrderPhoto",
     "PaxPriceCap",
+    "Payment",
+    "PaymentAllocation",
     "PriceChange",
     "Product",
     "ProductPhoto",
+    "Refund",
+    "StripeEvent",
     "TaxRule",
     "User",
     "Vendor",

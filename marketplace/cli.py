@@ -88,3 +88,7 @@ def register_cli(app: Flask) -> None:
             raise SystemExit(1)
 
     app.cli.add_command(catalog_group)
+
+    from marketplace.payments.cli import payments_cli
+
+    app.cli.add_command(payments_cli)

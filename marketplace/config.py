@@ -52,6 +52,14 @@ class Config:
     #: a delivery not confirmed within this many days is listed to the agency as overdue
     RECEIPT_DUE_DAYS = _int_env("EORDER_RECEIPT_DUE_DAYS", 3)
 
+    #: the government card rail; without a secret key it is hidden and transfers still work
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+    #: another Stripe API address (a local test server); empty means Stripe itself
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+    #: seconds a webhook's signature timestamp may be old
+    STRIPE_WEBHOOK_TOLERANCE = _int_env("STRIPE_WEBHOOK_TOLERANCE", 300)
+
     DEBUG = False
     TESTING = False
     ENV_NAME = "development"

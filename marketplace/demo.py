@@ -37,6 +37,7 @@ from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order
 from marketplace.ordering.services import JAKARTA, CheckoutDetails, OrderRules
 from marketplace.ordering.states import OrderStatus
+from marketplace.payments import services as payments
 from marketplace.ratings import services as ratings
 from marketplace.taxes.defaults import install_default_tax_rules
 
@@ -458,8 +459,17 @@ class _Seeder:
     def _pay(self, spec: DemoOrder, order: Order) -> None:
         self.payments += 1
         reference = f"SP2D-{self.today.year}-{spec.agency.upper()}-{self.payments:04d}"
-        ordering.record_payment(
-            self.session, self._person(spec.agency, "treasurer"), order, reference
+        payments.record_transfer(
+            self.session,
+            self._person(spec.agency, "treasurer"),
+            [order],
+            payments.TransferDetails(
+                reference=reference,
+                paid_on=self.today,
+                amount=payments.outstanding(self.session, order),
+                payer_account="RKUD Provinsi DKI Jakarta",
+                withholding_slips=[f"BP-{reference}"],
+            ),
         )
 
     def _reconcile(self, spec: DemoOrder, order: Order) -> None:

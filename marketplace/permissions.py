@@ -18,8 +18,17 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.BUDGET_HOLDER: frozenset(
         {"order:approve_second", "order:view", "budget:view", "budget:manage"}
     ),
-    Role.TREASURER: frozenset({"order:pay", "order:view", "budget:view"}),
-    Role.FINANCE: frozenset({"order:reconcile", "order:view", "budget:view"}),
+    Role.TREASURER: frozenset({"order:pay", "order:view", "budget:view", "finance:view"}),
+    Role.FINANCE: frozenset(
+        {
+            "order:reconcile",
+            "order:view",
+            "budget:view",
+            "finance:view",
+            "finance:explain",
+            "period:close",
+        }
+    ),
     Role.CURATOR: frozenset(
         {
             "vendor:verify",
@@ -31,7 +40,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "document:correct",
         }
     ),
-    Role.AUDITOR: frozenset({"order:view", "budget:view", "audit:view"}),
+    Role.AUDITOR: frozenset({"order:view", "budget:view", "audit:view", "finance:view"}),
 }
 
 

@@ -28,6 +28,8 @@ from marketplace.delivery import services as delivery
 from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order
 from marketplace.ordering.services import JAKARTA, CheckoutDetails, OrderRules
+from marketplace.payments import services as payments
+from marketplace.payments.models import Payment
 from marketplace.taxes.defaults import install_default_tax_rules
 
 PASSWORD = "correct-horse-battery"
@@ -250,7 +252,7 @@ class World:
             elif step == "dispute":
                 delivery.dispute_order(session, self.approver, order, "Nasi basi")
             elif step == "pay":
-                ordering.record_payment(session, self.treasurer, order, "SP2D-0001")
+                pay_by_transfer(session, self.treasurer, order)
             elif step == "reconcile":
                 ordering.reconcile_order(session, self.finance, order)
             elif step == "reject":
@@ -260,6 +262,25 @@ class World:
             elif step == "decline":
                 ordering.decline_order(session, self.vendor_owner, order, "Kapasitas penuh")
         return order
+
+
+def pay_by_transfer(session: Session, treasurer: User, order: Order) -> Payment:
+    """Pay what the order is owed by a treasury transfer dated today."""
+    pay_by_transfer.counter += 1  # type: ignore[attr-defined]
+    return payments.record_transfer(
+        session,
+        treasurer,
+        [order],
+        payments.TransferDetails(
+            reference=f"SP2D-{pay_by_transfer.counter:05d}",  # type: ignore[attr-defined]
+            paid_on=payments.jakarta_today(),
+            amount=payments.outstanding(session, order),
+            payer_account="RKUD Provinsi DKI Jakarta",
+        ),
+    )
+
+
+pay_by_transfer.counter = 0  # type: ignore[attr-defined]
 
 
 def build_world(session: Session) -> World:

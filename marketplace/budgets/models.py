@@ -65,6 +65,8 @@ class EntryKind(StrEnum):
     COMMIT = "commit"
     RELEASE = "release"
     SPEND = "spend"
+    #: money a vendor gave back after payment returns to the line
+    REFUND = "refund"
 
     @property
     def label(self) -> str:
@@ -75,6 +77,7 @@ class EntryKind(StrEnum):
                 "commit": _l("Commitment"),
                 "release": _l("Release"),
                 "spend": _l("Spending"),
+                "refund": _l("Refund"),
             }[self.value]
         )
 
@@ -114,4 +117,5 @@ SYSTEM_REASONS = {
     "not received": _l("Not received"),
     "order changed": _l("Order changed"),
     "dispute cancelled": _l("Cancelled after a dispute"),
+    "refund": _l("Refunded by the vendor"),
 }

@@ -160,6 +160,23 @@ def spend(
     )
 
 
+def refund(
+    session: Session, line: BudgetLine, amount: int, *, actor: User | None, order_id: int
+) -> BudgetEntry:
+    """Money a vendor gave back after payment: spending returns to the line."""
+    return _move(
+        session,
+        line,
+        EntryKind.REFUND,
+        amount,
+        BudgetLine.spent >= amount,
+        {"spent": BudgetLine.spent - amount},
+        actor=actor,
+        order_id=order_id,
+        reason="refund",
+    )
+
+
 # Reading -------------------------------------------------------------------------------
 
 BUDGET_READERS = frozenset({Role.REQUESTER, Role.APPROVER, Role.BUDGET_HOLDER, Role.TREASURER})

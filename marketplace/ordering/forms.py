@@ -77,12 +77,6 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(REQUIRED), Length(max=1000)])
 
 
-class PaymentForm(FlaskForm):
-    reference = StringField(
-        _l("Transfer reference (SP2D number)"), validators=[DataRequired(REQUIRED), Length(max=100)]
-    )
-
-
 class CartQuantityForm(FlaskForm):
     quantity = IntegerField(
         _l("Quantity"),

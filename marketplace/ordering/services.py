@@ -611,17 +611,6 @@ def decline_order(
     return order
 
 
-def record_payment(session: Session, actor: User, order: Order, reference: str) -> Order:
-    order = lock_order(session, order)
-    require_action(actor, order, OrderAction.PAY)
-    reference = reference.strip()
-    if not reference:
-        raise DomainError(_l("Enter the transfer reference."), field="reference")
-    order.payment_reference = reference
-    transition_order(session, order, OrderAction.PAY, actor, extra={"reference": reference})
-    return order
-
-
 def reconcile_order(session: Session, actor: User, order: Order) -> Order:
     order = lock_order(session, order)
     require_action(actor, order, OrderAction.RECONCILE)

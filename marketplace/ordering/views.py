@@ -22,7 +22,6 @@ from marketplace.ordering.forms import (
     CartQuantityForm,
     ChangeOrderForm,
     CheckoutForm,
-    PaymentForm,
     ReasonForm,
 )
 from marketplace.ordering.models import Order
@@ -37,7 +36,7 @@ from marketplace.permissions import (
     has_permission,
 )
 from marketplace.shop.views import AddToCartForm
-from marketplace.web import order_rules, permission_required, show_error
+from marketplace.web import order_rules, permission_required, show_error, today_in_jakarta
 
 bp = Blueprint("ordering", __name__)
 RECEIVE = OrderAction.RECEIVE
@@ -216,13 +215,13 @@ def order(order_id: int):  # type: ignore[no-untyped-def]
     return render_template(
         "ordering/order.html",
         order=item,
+        money=_payment_summary(db, item, rules),
         history=events_for(db, "order", item.id),
         actions=available_actions(current_user, item),
         actions_enum=OrderAction,
         event_label=event_label,
         status_label=status_label,
         reason_form=ReasonForm(),
-        payment_form=PaymentForm(),
         deadline=services.acceptance_deadline(item, rules),
         photos=delivery.order_photos(db, item),
         documents=all_documents,
@@ -234,6 +233,26 @@ def order(order_id: int):  # type: ignore[no-untyped-def]
         can_repeat=item.status is not OrderStatus.CART
         and has_permission(current_user, "order:submit", agency_id=item.agency_id),
     )
+
+
+def _payment_summary(db, order: Order, rules) -> dict[str, object] | None:  # type: ignore[no-untyped-def]
+    """What the vendor is owed, has been paid and can expect, once the order is received."""
+    from marketplace.payments import services as payments
+
+    if order.received_at is None or order.received_total is None:
+        return None
+    owed = payments.net_payable(db, order)
+    paid = payments.amount_paid(db, order.id)
+    due = payments.payment_due_on(order, rules.payment_due_days)
+    return {
+        "net_payable": owed,
+        "paid": paid,
+        "outstanding": max(owed - paid, 0),
+        "withheld": payments.withheld_taxes(db, order),
+        "due_on": due,
+        "overdue": due is not None and paid < owed and due < today_in_jakarta(),
+        "payments": payments.payments_of_order(db, order.id),
+    }
 
 
 @bp.get("/approvals")
@@ -384,18 +403,6 @@ def repeat(order_id: int):  # type: ignore[no-untyped-def]
     if unavailable:
         flash(_("No longer on sale: %(names)s.", names=", ".join(unavailable)), "error")
     return redirect(url_for("ordering.cart"))
-
-
-@bp.post("/orders/<int:order_id>/pay")
-@login_required
-def pay(order_id: int):  # type: ignore[no-untyped-def]
-    order = _order_for_action(order_id)
-    form = PaymentForm()
-    if not form.validate_on_submit():
-        flash(_("Enter the transfer reference."), "error")
-        return redirect(url_for("ordering.order", order_id=order.id))
-    services.record_payment(get_session(), current_user, order, form.reference.data or "")
-    return _done(order, _("The payment of order %(ref)s is recorded.", ref=order.reference))
 
 
 @bp.post("/orders/<int:order_id>/reconcile")

@@ -9,6 +9,7 @@ from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry
 from marketplace.ordering.rules import JAKARTA
 from marketplace.ordering.states import OrderStatus
+from marketplace.payments import services as payments
 from marketplace.permissions import can_view_order, has_any_permission
 
 USERS = [
@@ -44,7 +45,7 @@ STEPS = {
     "receive": ("delivered", "receive", None, {"approver"}, "received"),
     "dispute": ("delivered", "dispute", {"reason": "Basi"}, {"approver"}, "disputed"),
     "resolve": ("disputed", "resolve", None, {"curator"}, "received"),
-    "pay": ("received", "pay", {"reference": "SP2D-77"}, {"treasurer"}, "paid"),
+    "pay": ("received", "pay", "transfer", {"treasurer"}, "paid"),
     "reconcile": ("paid", "reconcile", {}, {"finance"}, "reconciled"),
 }
 VENDOR_URLS = {"accept", "decline"}
@@ -64,6 +65,13 @@ def test_step_by_role(client, db, login, world, step, who):
     order = world.order_in(db, status_before)
     if data is None:  # receipt forms: every line fully received
         data = {f"received-{line.id}": line.quantity for line in order.lines}
+    elif data == "transfer":  # the transfer form: everything the order is owed
+        data = {
+            "reference": "SP2D-77",
+            "paid_on": payments.jakarta_today().isoformat(),
+            "amount": payments.outstanding(db, order),
+            "payer_account": "RKUD",
+        }
     elif data == "now":  # the delivery form: handed over this minute
         now = datetime.now(JAKARTA)
         data = {

@@ -332,9 +332,9 @@ def test_corrections_are_refused_to_others_and_after_payment(client, login, db, 
         login(person)
         assert client.post(url, data={"reason": "x"}).status_code == status, person.email
     assert len(documents.documents_of_order(db, order)) == 2
-    from marketplace.ordering import services as ordering
+    from tests.support import pay_by_transfer
 
-    ordering.record_payment(db, world.treasurer, order, "SP2D-0009")
+    pay_by_transfer(db, world.treasurer, order)
     db.commit()
     login(world.approver)
     assert client.post(url, data={"reason": "x"}).status_code == 403

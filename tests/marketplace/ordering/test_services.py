@@ -43,7 +43,7 @@ def assert_line_matches_ledger(db, line):
     assert (
         line.committed == sums[EntryKind.COMMIT] - sums[EntryKind.RELEASE] - sums[EntryKind.SPEND]
     )
-    assert line.spent == sums[EntryKind.SPEND]
+    assert line.spent == sums[EntryKind.SPEND] - sums[EntryKind.REFUND]
     assert line.available >= 0
 
 
