@@ -81,6 +81,46 @@ def desk():  # type: ignore[no-untyped-def]
     )
 
 
+@bp.get("/payments")
+@permission_required("listing:manage", "order:fulfil")
+def payments_page():  # type: ignore[no-untyped-def]
+    """The money coming: each received order's net payable, withheld taxes, expected and
+    actual payment dates."""
+    from marketplace.payments import services as payments
+
+    db = get_session()
+    vendor = services.current_vendor(db, current_user)
+    due_days = order_rules().payment_due_days
+    rows = []
+    for order in db.scalars(
+        select(Order)
+        .where(
+            Order.vendor_id == vendor.id,
+            Order.status.in_([OrderStatus.RECEIVED, OrderStatus.PAID, OrderStatus.RECONCILED]),
+        )
+        .order_by(Order.received_at.desc(), Order.id.desc())
+        .limit(100)
+    ):
+        owed, paid = payments.net_payable(db, order), payments.amount_paid(db, order.id)
+        due = payments.payment_due_on(order, due_days)
+        rows.append(
+            {
+                "order": order,
+                "net_payable": owed,
+                "withheld": payments.withheld_taxes(db, order),
+                "paid": paid,
+                "due_on": due,
+                "late": paid < owed and due is not None and due < today_in_jakarta(),
+            }
+        )
+    return render_template(
+        "vendor/payments.html",
+        vendor=vendor,
+        rows=rows,
+        expected=sum(max(r["net_payable"] - r["paid"], 0) for r in rows),
+    )
+
+
 def _listing_data(form: ProductForm) -> ListingData:
     return ListingData(
         name=form.name.data or "",

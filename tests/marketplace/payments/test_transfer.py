@@ -272,3 +272,18 @@ def test_overdue_orders_are_flagged(db, world):
     db.flush()
     [row] = payments.payable_orders(db, world.treasurer, 14)
     assert row.overdue
+
+
+def test_the_vendor_payments_page_lists_what_is_coming(client, login, db, world):
+    waiting = world.order_in(db, "received")
+    paid = world.order_in(db, "paid")
+    db.commit()
+    login(world.vendor_staff)
+    page = client.get("/vendor/payments").get_data(as_text=True)
+    assert waiting.reference in page and paid.reference in page
+    assert "Still to come: Rp 336.000" in page
+    login(world.other_vendor_owner)
+    page = client.get("/vendor/payments").get_data(as_text=True)
+    assert waiting.reference not in page
+    login(world.approver)
+    assert client.get("/vendor/payments").status_code == 403
