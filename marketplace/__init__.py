@@ -79,6 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.main import bp as main_bp
     from marketplace.media import bp as media_bp
     from marketplace.notifications.views import bp as notifications_bp
+    from marketplace.opendata.views import bp as opendata_bp
     from marketplace.ordering.views import bp as ordering_bp
     from marketplace.payments.card_views import bp as card_payments_bp
     from marketplace.payments.views import bp as payments_bp
@@ -104,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         admin_bp,
         media_bp,
         notifications_bp,
+        opendata_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -1,0 +1,1 @@
+"""Open data: completed orders published as Open Contracting Data Standard (OCDS) releases."""
