@@ -52,11 +52,24 @@ class Config:
     #: a delivery not confirmed within this many days is listed to the agency as overdue
     RECEIPT_DUE_DAYS = _int_env("EORDER_RECEIPT_DUE_DAYS", 3)
 
+    #: outgoing e-mail over SMTP; without a host, messages wait in the outbox
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = _int_env("SMTP_PORT", 587)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    #: "starttls" (port 587), "ssl" (port 465) or "none" (a local relay)
+    SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "starttls")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "e-Order <no-reply@eorder.example.go.id>")
+    #: the address people reach the site at, for links in e-mails
+    PUBLIC_BASE_URL = os.environ.get("EORDER_PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
     #: the government card rail; without a secret key it is hidden and transfers still work
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
     #: another Stripe API address (a local test server); empty means Stripe itself
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+    #: seconds to wait for Stripe before a request is retried (with the same idempotency key)
+    STRIPE_TIMEOUT = _int_env("STRIPE_TIMEOUT", 20)
     #: seconds a webhook's signature timestamp may be old
     STRIPE_WEBHOOK_TOLERANCE = _int_env("STRIPE_WEBHOOK_TOLERANCE", 300)
 

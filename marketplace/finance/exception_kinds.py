@@ -1,0 +1,397 @@
+"""The kinds of reconciliation exception: each is one query that finds its cases, and each
+case links to the evidence (the order, the payment, the ledger, the Stripe event)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from marketplace.accounts.models import Agency
+from marketplace.budgets.models import BudgetEntry, EntryKind
+from marketplace.finance.queries import (
+    RECEIVED,
+    FinanceScope,
+    current_invoices,
+    jakarta_day,
+    jakarta_midnight,
+    paid_per_order,
+    refunded_per_order,
+)
+from marketplace.finance.reconciliation import stripe_rupiah
+from marketplace.ordering.models import Order
+from marketplace.ordering.rules import JAKARTA
+from marketplace.ordering.states import STATUS_LABELS, OrderStatus
+from marketplace.payments.models import (
+    ExplainedException,
+    Payment,
+    PaymentAllocation,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    StripeEvent,
+)
+
+#: every kind, in the order the list shows them
+KINDS = {
+    "unpaid_past_due": _l("Received but unpaid past due"),
+    "paid_without_receipt": _l("Paid without receipt"),
+    "amount_mismatch": _l("Paid amount differs from the net payable"),
+    "unmatched_card_charge": _l("Card charge with no matching order"),
+    "duplicate_payment": _l("Duplicate payment"),
+    "refund_not_in_budget": _l("Refund not reflected in the budget"),
+}
+
+#: Stripe events that mean money was taken from the government card
+CHARGE_EVENTS = ("checkout.session.completed", "payment_intent.succeeded", "charge.succeeded")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    label: Any
+    endpoint: str
+    args: dict[str, Any]
+
+
+@dataclass
+class FinanceException:
+    kind: str
+    #: what it is about: "order:12", "refund:3", "stripe:pi_123"
+    subject: str
+    agency_id: int | None
+    agency_name: str
+    #: the rupiah at stake (what is owed, paid too much, refunded, charged)
+    amount: int | None
+    message: Any
+    evidence: list[Evidence]
+    #: what should have been and what is, when the case is a difference
+    expected: int | None = None
+    actual: int | None = None
+    #: the due date (unpaid past due) or the day Stripe charged (unmatched charge)
+    day: date | None = None
+    explanation: ExplainedException | None = field(default=None)
+
+    @property
+    def label(self) -> Any:
+        return KINDS[self.kind]
+
+
+def _order_evidence(order_id: int, reference: str | None) -> Evidence:
+    return Evidence(
+        _l("Order %(ref)s", ref=reference or f"#{order_id}"),
+        "ordering.order",
+        {"order_id": order_id},
+    )
+
+
+def _payment_evidence(payment_id: int) -> Evidence:
+    return Evidence(
+        _l("Payment %(id)s", id=payment_id), "payments.payment", {"payment_id": payment_id}
+    )
+
+
+# The kinds ---------------------------------------------------------------------------
+
+
+def unpaid_past_due(
+    session: Session, scope: FinanceScope, *, today: date, payment_due_days: int
+) -> list[FinanceException]:
+    """Received orders still owed something whose payment due date has passed."""
+    invoice, paid, refunded = current_invoices(), paid_per_order(), refunded_per_order()
+    paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
+    # due on = the Jakarta day of receipt + N days; past due when that is before today
+    received_before = jakarta_midnight(today - timedelta(days=payment_due_days))
+    rows = session.execute(
+        select(Order.id, Order.number, Order.agency_id, Agency.name, Order.received_at)
+        .add_columns(invoice.c.net_payable, paid_net)
+        .join(Agency, Agency.id == Order.agency_id)
+        .join(invoice, invoice.c.order_id == Order.id)
+        .outerjoin(paid, paid.c.order_id == Order.id)
+        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .where(
+            Order.status == OrderStatus.RECEIVED,
+            invoice.c.net_payable > 0,
+            invoice.c.net_payable > paid_net,
+            Order.received_at < received_before,
+            scope.covers(Order.agency_id),
+        )
+        .order_by(Order.received_at, Order.id)
+    )
+    result = []
+    for order_id, number, agency_id, agency_name, received_at, net, paid_amount in rows:
+        due_on = received_at.astimezone(JAKARTA).date() + timedelta(days=payment_due_days)
+        result.append(
+            FinanceException(
+                "unpaid_past_due",
+                f"order:{order_id}",
+                agency_id,
+                agency_name,
+                int(net) - int(paid_amount),
+                _l("Not fully paid by its due date."),
+                [_order_evidence(order_id, number)],
+                expected=int(net),
+                actual=int(paid_amount),
+                day=due_on,
+            )
+        )
+    return result
+
+
+def paid_without_receipt(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+    """Succeeded payments on orders whose receipt was never confirmed."""
+    rows = session.execute(
+        select(
+            Order.id,
+            Order.number,
+            Order.agency_id,
+            Agency.name,
+            Order.status,
+            func.sum(PaymentAllocation.amount),
+            func.min(Payment.id),
+        )
+        .join(Agency, Agency.id == Order.agency_id)
+        .join(PaymentAllocation, PaymentAllocation.order_id == Order.id)
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(
+            Payment.status == PaymentStatus.SUCCEEDED,
+            or_(Order.received_at.is_(None), Order.status.not_in(RECEIVED)),
+            scope.covers(Order.agency_id),
+        )
+        .group_by(Order.id, Order.number, Order.agency_id, Agency.name, Order.status)
+        .order_by(Order.id)
+    )
+    return [
+        FinanceException(
+            "paid_without_receipt",
+            f"order:{order_id}",
+            agency_id,
+            agency_name,
+            int(amount),
+            _l("Paid while the order is “%(status)s”.", status=STATUS_LABELS[OrderStatus(status)]),
+            [_order_evidence(order_id, number), _payment_evidence(payment_id)],
+        )
+        for order_id, number, agency_id, agency_name, status, amount, payment_id in rows
+    ]
+
+
+def amount_mismatch(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+    """Paid or reconciled orders whose payments (less refunds) differ from the net payable."""
+    invoice, paid, refunded = current_invoices(), paid_per_order(), refunded_per_order()
+    net = func.coalesce(invoice.c.net_payable, 0)
+    paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
+    rows = session.execute(
+        select(Order.id, Order.number, Order.agency_id, Agency.name, net, paid_net)
+        .join(Agency, Agency.id == Order.agency_id)
+        .outerjoin(invoice, invoice.c.order_id == Order.id)
+        .outerjoin(paid, paid.c.order_id == Order.id)
+        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .where(
+            Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED]),
+            net != paid_net,
+            scope.covers(Order.agency_id),
+        )
+        .order_by(Order.id)
+    )
+    return [
+        FinanceException(
+            "amount_mismatch",
+            f"order:{order_id}",
+            agency_id,
+            agency_name,
+            int(paid_amount) - int(owed),
+            _l("The vendor was paid more than the net payable.")
+            if paid_amount > owed
+            else _l("The vendor was paid less than the net payable."),
+            [_order_evidence(order_id, number)],
+            expected=int(owed),
+            actual=int(paid_amount),
+        )
+        for order_id, number, agency_id, agency_name, owed, paid_amount in rows
+    ]
+
+
+def _charged_object(event: StripeEvent) -> tuple[str, str | None, int | None]:
+    """(key, intent or session id to match, rupiah) of a charge event's object."""
+    payload = event.payload or {}
+    obj = (payload.get("data") or {}).get("object") or payload
+    if not isinstance(obj, dict):
+        return event.id, None, None
+    intent = obj.get("payment_intent")
+    object_id = obj.get("id")
+    amount = stripe_rupiah(obj.get("amount_total", obj.get("amount")))
+    key = str(intent or object_id or event.id)
+    return key, (str(object_id) if object_id else None), amount
+
+
+def unmatched_card_charge(
+    session: Session, scope: FinanceScope, **_: Any
+) -> list[FinanceException]:
+    """Stripe charge events whose session or payment intent matches no payment here.
+
+    Charges carry no agency until matched, so only province-wide finance sees them.
+    """
+    if not scope.province_wide:
+        return []
+    events = session.scalars(
+        select(StripeEvent)
+        .where(StripeEvent.type.in_(CHARGE_EVENTS))
+        .order_by(StripeEvent.stripe_created, StripeEvent.id)
+    ).all()
+    charges = [(event, *_charged_object(event)) for event in events]
+    ids = sorted({i for _e, key, obj_id, _a in charges for i in (key, obj_id) if i})
+    known: set[str] = set()
+    if ids:
+        for session_id, intent_id in session.execute(
+            select(Payment.stripe_session_id, Payment.stripe_payment_intent_id).where(
+                or_(Payment.stripe_session_id.in_(ids), Payment.stripe_payment_intent_id.in_(ids))
+            )
+        ):
+            known.update(i for i in (session_id, intent_id) if i)
+    found: dict[str, FinanceException] = {}
+    for event, key, object_id, amount in charges:
+        if key in known or (object_id is not None and object_id in known) or key in found:
+            continue
+        found[key] = FinanceException(
+            "unmatched_card_charge",
+            f"stripe:{key}",
+            None,
+            "",
+            amount,
+            _l("Stripe reported %(type)s for %(id)s.", type=event.type, id=key),
+            [
+                Evidence(
+                    _l("Stripe event %(id)s", id=event.id),
+                    "finance.stripe_event",
+                    {"event_id": event.id},
+                )
+            ],
+            day=jakarta_day(event.stripe_created),
+        )
+    return list(found.values())
+
+
+def duplicate_payment(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+    """Orders paid in full more than once, or paid (before refunds) beyond the net payable.
+
+    A payment recorded as partial (with its reason) followed by the rest is not a duplicate.
+    """
+    invoice, paid = current_invoices(), paid_per_order()
+    rows = session.execute(
+        select(
+            Order.id,
+            Order.number,
+            Order.agency_id,
+            Agency.name,
+            paid.c.paid,
+            paid.c.payments,
+            invoice.c.net_payable,
+        )
+        .join(Agency, Agency.id == Order.agency_id)
+        .join(paid, paid.c.order_id == Order.id)
+        .outerjoin(invoice, invoice.c.order_id == Order.id)
+        .where(
+            or_(
+                and_(paid.c.payments > 1, paid.c.full_payments > 1),
+                and_(invoice.c.net_payable.is_not(None), paid.c.paid > invoice.c.net_payable),
+            ),
+            scope.covers(Order.agency_id),
+        )
+        .order_by(Order.id)
+    )
+    return [
+        FinanceException(
+            "duplicate_payment",
+            f"order:{order_id}",
+            agency_id,
+            agency_name,
+            int(paid_amount) - int(owed or 0),
+            _l("%(count)s payments recorded for this order.", count=count),
+            [_order_evidence(order_id, number)],
+            expected=int(owed) if owed is not None else None,
+            actual=int(paid_amount),
+        )
+        for order_id, number, agency_id, agency_name, paid_amount, count, owed in rows
+    ]
+
+
+def refund_not_in_budget(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+    """Succeeded refunds with no refund row of that amount on the order's budget ledger
+    (counted, so two equal refunds need two ledger rows)."""
+    refunds = (
+        select(
+            Refund.order_id.label("order_id"),
+            Refund.amount.label("amount"),
+            func.count(Refund.id).label("refunds"),
+            func.max(Refund.id).label("refund_id"),
+            func.max(Refund.payment_id).label("payment_id"),
+        )
+        .where(Refund.status == RefundStatus.SUCCEEDED)
+        .group_by(Refund.order_id, Refund.amount)
+        .subquery("refund_groups")
+    )
+    entries = (
+        select(
+            BudgetEntry.order_id.label("order_id"),
+            BudgetEntry.amount.label("amount"),
+            func.count(BudgetEntry.id).label("entries"),
+        )
+        .where(BudgetEntry.kind == EntryKind.REFUND, BudgetEntry.order_id.is_not(None))
+        .group_by(BudgetEntry.order_id, BudgetEntry.amount)
+        .subquery("refund_entries")
+    )
+    missing = refunds.c.refunds - func.coalesce(entries.c.entries, 0)
+    rows = session.execute(
+        select(
+            Order.id,
+            Order.number,
+            Order.agency_id,
+            Agency.name,
+            Order.budget_line_id,
+            refunds.c.amount,
+            missing,
+            refunds.c.refund_id,
+            refunds.c.payment_id,
+        )
+        .join(refunds, refunds.c.order_id == Order.id)
+        .join(Agency, Agency.id == Order.agency_id)
+        .outerjoin(
+            entries,
+            and_(entries.c.order_id == refunds.c.order_id, entries.c.amount == refunds.c.amount),
+        )
+        .where(missing > 0, scope.covers(Order.agency_id))
+        .order_by(refunds.c.refund_id)
+    )
+    result = []
+    for order_id, number, agency_id, name, line_id, amount, count, refund_id, payment_id in rows:
+        evidence = [_order_evidence(order_id, number), _payment_evidence(payment_id)]
+        if line_id is not None:
+            evidence.append(Evidence(_l("Budget ledger"), "budgets.line", {"line_id": line_id}))
+        result.append(
+            FinanceException(
+                "refund_not_in_budget",
+                f"refund:{refund_id}",
+                agency_id,
+                name,
+                int(amount) * int(count),
+                _l("The refund did not return to the budget line.")
+                if line_id is not None
+                else _l("The order has no budget line to return the refund to."),
+                evidence,
+            )
+        )
+    return result
+
+
+FINDERS: dict[str, Callable[..., list[FinanceException]]] = {
+    "unpaid_past_due": unpaid_past_due,
+    "paid_without_receipt": paid_without_receipt,
+    "amount_mismatch": amount_mismatch,
+    "unmatched_card_charge": unmatched_card_charge,
+    "duplicate_payment": duplicate_payment,
+    "refund_not_in_budget": refund_not_in_budget,
+}

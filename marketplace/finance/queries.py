@@ -1,0 +1,263 @@
+"""What every finance page shares: whose figures (scope), which month (period), and the
+per-order sums (current invoice, paid, refunded) as subqueries to join in one query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    Subquery,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+)
+
+from marketplace.accounts.models import User
+from marketplace.documents.models import DocumentKind, IssuedDocument
+from marketplace.errors import PermissionDenied
+from marketplace.ordering.rules import JAKARTA
+from marketplace.ordering.states import OrderStatus
+from marketplace.payments.models import (
+    Payment,
+    PaymentAllocation,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
+from marketplace.permissions import has_permission
+
+#: orders whose delivery was received: they are spending, invoiced and payable
+RECEIVED = (OrderStatus.RECEIVED, OrderStatus.PAID, OrderStatus.RECONCILED)
+
+
+# Whose figures -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinanceScope:
+    """The agencies a finance page covers: None means every agency (province roles)."""
+
+    agency_ids: frozenset[int] | None
+
+    @property
+    def province_wide(self) -> bool:
+        return self.agency_ids is None
+
+    def covers(self, column: Any) -> ColumnElement[bool]:
+        if self.agency_ids is None:
+            return true()
+        return column.in_(sorted(self.agency_ids))
+
+    def includes(self, agency_id: int | None) -> bool:
+        return self.agency_ids is None or agency_id in self.agency_ids
+
+
+def is_province_finance(user: User) -> bool:
+    """Finance and auditors see every agency; a treasurer only their own."""
+    return has_permission(user, "finance:view")
+
+
+def scope_for(user: User, agency_id: int | None = None) -> FinanceScope:
+    """The scope of the user's finance pages, narrowed to one agency when asked.
+
+    Asking for an agency the user cannot see is refused, not quietly emptied.
+    """
+    if is_province_finance(user):
+        return FinanceScope(None if agency_id is None else frozenset({agency_id}))
+    own = frozenset(a for a in user.agency_ids if has_permission(user, "finance:view", agency_id=a))
+    if not own:
+        raise PermissionDenied(_l("You cannot see finance figures."))
+    if agency_id is None:
+        return FinanceScope(own)
+    if agency_id not in own:
+        raise PermissionDenied(_l("You cannot see this agency's figures."))
+    return FinanceScope(frozenset({agency_id}))
+
+
+# Which month -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar month, or a whole year when `month` is None (Asia/Jakarta)."""
+
+    year: int
+    month: int | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> Period | None:
+        """Read "2026-11" as November 2026 and "2026" as the year; anything else is None."""
+        text = (text or "").strip()
+        try:
+            if len(text) == 7 and text[4] == "-":
+                period = cls(int(text[:4]), int(text[5:]))
+            elif len(text) == 4:
+                period = cls(int(text))
+            else:
+                return None
+        except ValueError:
+            return None
+        if not 2000 <= period.year <= 2100 or (
+            period.month is not None and not 1 <= period.month <= 12
+        ):
+            return None
+        return period
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}" if self.month else f"{self.year:04d}"
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month or 1, 1)
+
+    @property
+    def next_first_day(self) -> date:
+        """The first day after the period."""
+        if self.month is None or self.month == 12:
+            return date(self.year + 1, 1, 1)
+        return date(self.year, self.month + 1, 1)
+
+    def starts_at(self) -> datetime:
+        return jakarta_midnight(self.first_day)
+
+    def ends_at(self) -> datetime:
+        return jakarta_midnight(self.next_first_day)
+
+    def covers_moment(self, column: Any) -> ColumnElement[bool]:
+        return and_(column >= self.starts_at(), column < self.ends_at())
+
+    def covers_day(self, column: Any) -> ColumnElement[bool]:
+        return and_(column >= self.first_day, column < self.next_first_day)
+
+
+def jakarta_midnight(day: date) -> datetime:
+    """The moment a Jakarta day starts, in UTC (how timestamps are stored)."""
+    return datetime.combine(day, time(0), JAKARTA).astimezone(UTC)
+
+
+def jakarta_day(moment: datetime | None) -> date | None:
+    return moment.astimezone(JAKARTA).date() if moment is not None else None
+
+
+def in_period(period: Period | None, column: Any, *, is_date: bool = False) -> ColumnElement[bool]:
+    if period is None:
+        return true()
+    return period.covers_day(column) if is_date else period.covers_moment(column)
+
+
+# Per-order sums ----------------------------------------------------------------------
+
+
+def _as_int(expression: Any) -> ColumnElement[int]:
+    return cast(expression.as_string(), BigInteger)
+
+
+def current_invoices() -> Subquery:
+    """Each order's current (highest version) invoice: order_id, document_id, number,
+    version, gross, withheld_total, net_payable. The lead's `current_invoice`, for many."""
+    latest = (
+        select(
+            IssuedDocument.order_id.label("order_id"),
+            func.max(IssuedDocument.version).label("version"),
+        )
+        .where(IssuedDocument.kind == DocumentKind.INVOICE)
+        .group_by(IssuedDocument.order_id)
+        .subquery("latest_invoice_versions")
+    )
+    content = IssuedDocument.content
+    return (
+        select(
+            IssuedDocument.order_id.label("order_id"),
+            IssuedDocument.id.label("document_id"),
+            IssuedDocument.number.label("number"),
+            IssuedDocument.version.label("version"),
+            _as_int(content["gross"]).label("gross"),
+            _as_int(content[("taxes", "charged_total")]).label("charged_total"),
+            _as_int(content[("taxes", "withheld_total")]).label("withheld_total"),
+            _as_int(content["net_payable"]).label("net_payable"),
+        )
+        .join(
+            latest,
+            and_(
+                IssuedDocument.order_id == latest.c.order_id,
+                IssuedDocument.version == latest.c.version,
+            ),
+        )
+        .where(IssuedDocument.kind == DocumentKind.INVOICE)
+        .subquery("current_invoices")
+    )
+
+
+def current_basts() -> Subquery:
+    """Orders that have a handover certificate: order_id, document_id (the latest)."""
+    return (
+        select(
+            IssuedDocument.order_id.label("order_id"),
+            func.max(IssuedDocument.id).label("document_id"),
+        )
+        .where(IssuedDocument.kind == DocumentKind.BAST)
+        .group_by(IssuedDocument.order_id)
+        .subquery("current_basts")
+    )
+
+
+def paid_per_order() -> Subquery:
+    """Succeeded payments per order: order_id, paid (rupiah, before refunds), payments
+    (how many), full_payments (recorded without a partial-payment reason), last_paid_on."""
+    meant_in_full = case((func.coalesce(func.length(Payment.partial_reason), 0) == 0, 1), else_=0)
+    return (
+        select(
+            PaymentAllocation.order_id.label("order_id"),
+            func.sum(PaymentAllocation.amount).label("paid"),
+            func.count(PaymentAllocation.id).label("payments"),
+            func.sum(meant_in_full).label("full_payments"),
+            func.max(Payment.paid_on).label("last_paid_on"),
+        )
+        .join(Payment, Payment.id == PaymentAllocation.payment_id)
+        .where(Payment.status == PaymentStatus.SUCCEEDED)
+        .group_by(PaymentAllocation.order_id)
+        .subquery("paid_per_order")
+    )
+
+
+def refunded_per_order() -> Subquery:
+    """Succeeded refunds per order: order_id, refunded (rupiah)."""
+    return (
+        select(
+            Refund.order_id.label("order_id"),
+            func.sum(Refund.amount).label("refunded"),
+        )
+        .where(Refund.status == RefundStatus.SUCCEEDED)
+        .group_by(Refund.order_id)
+        .subquery("refunded_per_order")
+    )
+
+
+def permille(part: int, whole: int) -> int | None:
+    """part/whole in tenths of a percent, rounded half up, with integers only."""
+    if whole <= 0:
+        return None
+    return (part * 2000 + whole) // (2 * whole)
+
+
+def tenths(total: int, count: int) -> int | None:
+    """total/count in tenths, rounded half up (e.g. average days as 3.5 -> 35)."""
+    if count <= 0:
+        return None
+    return (total * 20 + count) // (2 * count)
+
+
+def subject_of(prefix: str, column: Any) -> ColumnElement[str]:
+    """The exception subject ("order:12") of a row, in SQL, to join explanations on."""
+    return literal(f"{prefix}:", String).concat(cast(column, String))

@@ -1,0 +1,375 @@
+"""Reconciliation figures: orders received vs invoiced vs paid per agency, payments vs
+Stripe's balance transactions, budget ledgers vs the orders charged to them, and the
+paid orders waiting for finance to reconcile them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from marketplace.accounts.models import Agency, User
+from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
+from marketplace.errors import Conflict
+from marketplace.finance.queries import (
+    RECEIVED,
+    FinanceScope,
+    Period,
+    current_basts,
+    current_invoices,
+    in_period,
+    paid_per_order,
+    refunded_per_order,
+    subject_of,
+)
+from marketplace.ordering import services as ordering
+from marketplace.ordering.models import Order
+from marketplace.ordering.states import OrderStatus
+from marketplace.payments.models import (
+    ExplainedException,
+    Payment,
+    PaymentRail,
+    PaymentStatus,
+    StripeEvent,
+)
+from marketplace.payments.stripe_gateway import MINOR_UNITS_PER_RUPIAH
+
+# Orders received, invoiced, paid -----------------------------------------------------
+
+
+@dataclass
+class OrderFigures:
+    """One agency's received orders in the period (or the total over agencies)."""
+
+    agency_id: int | None
+    agency_name: str
+    received_count: int = 0
+    #: rupiah received (the gross the budget spent)
+    received_amount: int = 0
+    invoiced_count: int = 0
+    invoiced_gross: int = 0
+    net_payable: int = 0
+    #: orders whose payment is complete (paid or reconciled)
+    paid_count: int = 0
+    #: rupiah that reached vendors: succeeded payments less refunds
+    paid_amount: int = 0
+    refunded: int = 0
+    #: rupiah still owed on these orders
+    outstanding: int = 0
+    reconciled_count: int = 0
+
+    @property
+    def not_invoiced_count(self) -> int:
+        return self.received_count - self.invoiced_count
+
+    def add(self, other: OrderFigures) -> None:
+        for item in fields(self):
+            if item.name not in ("agency_id", "agency_name"):
+                setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
+
+
+def order_figures(
+    session: Session, scope: FinanceScope, period: Period | None
+) -> tuple[list[OrderFigures], OrderFigures]:
+    """Per agency, in one query: orders received in the period, their invoices and payments."""
+    invoice, paid, refunded = current_invoices(), paid_per_order(), refunded_per_order()
+    net = func.coalesce(invoice.c.net_payable, 0)
+    paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
+    done = Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED])
+    rows = session.execute(
+        select(
+            Agency.id,
+            Agency.name,
+            func.count(Order.id),
+            func.coalesce(func.sum(Order.received_total), 0),
+            func.count(invoice.c.order_id),
+            func.coalesce(func.sum(invoice.c.gross), 0),
+            func.coalesce(func.sum(net), 0),
+            func.coalesce(func.sum(case((done, 1), else_=0)), 0),
+            func.coalesce(func.sum(paid_net), 0),
+            func.coalesce(func.sum(func.coalesce(refunded.c.refunded, 0)), 0),
+            func.coalesce(func.sum(case((net > paid_net, net - paid_net), else_=0)), 0),
+            func.coalesce(func.sum(case((Order.status == OrderStatus.RECONCILED, 1), else_=0)), 0),
+        )
+        .join(Agency, Agency.id == Order.agency_id)
+        .outerjoin(invoice, invoice.c.order_id == Order.id)
+        .outerjoin(paid, paid.c.order_id == Order.id)
+        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .where(
+            Order.status.in_(RECEIVED),
+            scope.covers(Order.agency_id),
+            in_period(period, Order.received_at),
+        )
+        .group_by(Agency.id, Agency.name)
+        .order_by(Agency.name)
+    ).all()
+    per_agency = [OrderFigures(row[0], row[1], *(int(v) for v in row[2:])) for row in rows]
+    total = OrderFigures(None, "")
+    for figures in per_agency:
+        total.add(figures)
+    return per_agency, total
+
+
+# Payments vs Stripe ------------------------------------------------------------------
+
+
+@dataclass
+class PaymentCheck:
+    payment: Payment
+    problems: list[Any] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _check_payment(payment: Payment) -> PaymentCheck:
+    check = PaymentCheck(payment)
+    if sum(a.amount for a in payment.allocations) != payment.amount:
+        check.problems.append(_l("The allocations to orders do not add up to the amount."))
+    if payment.rail is PaymentRail.CARD and payment.status is PaymentStatus.SUCCEEDED:
+        if not payment.stripe_balance_transaction_id or payment.fee is None or payment.net is None:
+            check.problems.append(_l("Stripe's balance transaction is not recorded yet."))
+        elif payment.fee + payment.net != payment.amount:
+            check.problems.append(_l("Fee plus net is not the amount charged."))
+    return check
+
+
+@dataclass
+class PaymentsView:
+    card: list[PaymentCheck]
+    transfers: list[PaymentCheck]
+    card_gross: int
+    card_fee: int
+    card_net: int
+    transfer_total: int
+    payouts: list[dict[str, object]]
+
+
+def payments_vs_stripe(
+    session: Session, scope: FinanceScope, period: Period | None
+) -> PaymentsView:
+    """Every payment of the scope (by value date) with its checks; card payments with
+    Stripe's gross, fee and net; and, province-wide, the payouts Stripe reported."""
+    payments = session.scalars(
+        select(Payment)
+        .where(scope.covers(Payment.agency_id), in_period(period, Payment.paid_on, is_date=True))
+        .options(joinedload(Payment.agency), joinedload(Payment.vendor))
+        .order_by(Payment.paid_on.desc(), Payment.id.desc())
+    ).all()
+    card = [_check_payment(p) for p in payments if p.rail is PaymentRail.CARD]
+    transfers = [_check_payment(p) for p in payments if p.rail is PaymentRail.TRANSFER]
+    succeeded_card = [c.payment for c in card if c.payment.status is PaymentStatus.SUCCEEDED]
+    return PaymentsView(
+        card=card,
+        transfers=transfers,
+        card_gross=sum(p.amount for p in succeeded_card),
+        card_fee=sum(p.fee or 0 for p in succeeded_card),
+        card_net=sum(p.net or 0 for p in succeeded_card),
+        transfer_total=sum(
+            c.payment.amount for c in transfers if c.payment.status is PaymentStatus.SUCCEEDED
+        ),
+        payouts=payouts(session) if scope.province_wide else [],
+    )
+
+
+def stripe_rupiah(minor_units: object) -> int | None:
+    """Stripe counts IDR in hundredths; the app in whole rupiah (a fraction is dropped: this
+    is for showing what Stripe reported, not for booking it)."""
+    if isinstance(minor_units, bool) or not isinstance(minor_units, int):
+        return None
+    return minor_units // MINOR_UNITS_PER_RUPIAH
+
+
+def payouts(session: Session) -> list[dict[str, object]]:
+    """Stripe payouts to the bank, from the payout events received (latest state each)."""
+    latest: dict[str, dict[str, object]] = {}
+    events = session.scalars(
+        select(StripeEvent)
+        .where(StripeEvent.type.like("payout.%"))
+        .order_by(StripeEvent.stripe_created, StripeEvent.id)
+    )
+    for event in events:
+        payout = (event.payload.get("data") or {}).get("object") or {}
+        if not isinstance(payout, dict) or not payout.get("id"):
+            continue
+        arrival = payout.get("arrival_date")
+        latest[str(payout["id"])] = {
+            "id": str(payout["id"]),
+            "amount": stripe_rupiah(payout.get("amount")),
+            "status": str(payout.get("status") or event.type.removeprefix("payout.")),
+            "arrival_date": date.fromtimestamp(arrival) if isinstance(arrival, int) else None,
+            "event_id": event.id,
+        }
+    return sorted(latest.values(), key=lambda p: str(p["id"]), reverse=True)
+
+
+# Budget ledgers vs orders ------------------------------------------------------------
+
+
+@dataclass
+class LedgerCheck:
+    line: BudgetLine
+    #: spending rows less refund rows on the ledger
+    ledger_spent: int
+    #: received totals of the line's received orders
+    orders_received: int
+    #: succeeded refunds on those orders
+    refunded: int
+    orders_count: int
+
+    @property
+    def expected(self) -> int:
+        return self.orders_received - self.refunded
+
+    @property
+    def difference(self) -> int:
+        """Ledger minus orders: positive when the ledger shows more spending."""
+        return self.ledger_spent - self.expected
+
+    @property
+    def counter_difference(self) -> int:
+        """The line's running `spent` against its own ledger rows."""
+        return self.line.spent - self.ledger_spent
+
+    @property
+    def ok(self) -> bool:
+        return self.difference == 0 and self.counter_difference == 0
+
+
+def ledger_vs_orders(
+    session: Session, scope: FinanceScope, fiscal_year: int | None = None
+) -> list[LedgerCheck]:
+    """Per budget line, in one query: ledger spending against the orders charged to it."""
+    entries = (
+        select(
+            BudgetEntry.budget_line_id.label("line_id"),
+            func.sum(
+                case(
+                    (BudgetEntry.kind == EntryKind.SPEND, BudgetEntry.amount),
+                    (BudgetEntry.kind == EntryKind.REFUND, -BudgetEntry.amount),
+                    else_=0,
+                )
+            ).label("spent"),
+        )
+        .group_by(BudgetEntry.budget_line_id)
+        .subquery("ledger_spending")
+    )
+    refunded = refunded_per_order()
+    orders = (
+        select(
+            Order.budget_line_id.label("line_id"),
+            func.count(Order.id).label("orders"),
+            func.sum(func.coalesce(Order.received_total, 0)).label("received"),
+            func.sum(func.coalesce(refunded.c.refunded, 0)).label("refunded"),
+        )
+        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .where(Order.status.in_(RECEIVED))
+        .group_by(Order.budget_line_id)
+        .subquery("orders_per_line")
+    )
+    query = (
+        select(
+            BudgetLine,
+            func.coalesce(entries.c.spent, 0),
+            func.coalesce(orders.c.received, 0),
+            func.coalesce(orders.c.refunded, 0),
+            func.coalesce(orders.c.orders, 0),
+        )
+        .outerjoin(entries, entries.c.line_id == BudgetLine.id)
+        .outerjoin(orders, orders.c.line_id == BudgetLine.id)
+        .where(scope.covers(BudgetLine.agency_id))
+        .options(joinedload(BudgetLine.agency))
+        .order_by(BudgetLine.fiscal_year.desc(), BudgetLine.agency_id, BudgetLine.account_code)
+    )
+    if fiscal_year is not None:
+        query = query.where(BudgetLine.fiscal_year == fiscal_year)
+    return [
+        LedgerCheck(line, int(spent), int(received), int(refund), int(count))
+        for line, spent, received, refund, count in session.execute(query)
+    ]
+
+
+# Paid orders to reconcile ------------------------------------------------------------
+
+
+@dataclass
+class ReconcileCheck:
+    order: Order
+    net_payable: int
+    paid: int
+    invoice_id: int | None
+    bast_id: int | None
+    #: finance explained why the amounts differ
+    mismatch_explained: bool
+
+    @property
+    def amounts_match(self) -> bool:
+        return self.paid == self.net_payable
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.invoice_id is not None
+            and self.bast_id is not None
+            and (self.amounts_match or self.mismatch_explained)
+        )
+
+
+def reconcile_checks(
+    session: Session, scope: FinanceScope, order_ids: list[int] | None = None
+) -> list[ReconcileCheck]:
+    """Paid orders with what finance checks before reconciling: the payment equals the net
+    payable (or the difference was explained) and the BAST and invoice exist."""
+    invoice, bast = current_invoices(), current_basts()
+    paid, refunded = paid_per_order(), refunded_per_order()
+    query = (
+        select(
+            Order,
+            func.coalesce(invoice.c.net_payable, 0),
+            func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0),
+            invoice.c.document_id,
+            bast.c.document_id,
+            ExplainedException.id,
+        )
+        .outerjoin(invoice, invoice.c.order_id == Order.id)
+        .outerjoin(bast, bast.c.order_id == Order.id)
+        .outerjoin(paid, paid.c.order_id == Order.id)
+        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .outerjoin(
+            ExplainedException,
+            (ExplainedException.kind == "amount_mismatch")
+            & (ExplainedException.subject == subject_of("order", Order.id)),
+        )
+        .where(Order.status == OrderStatus.PAID, scope.covers(Order.agency_id))
+        .options(joinedload(Order.agency), joinedload(Order.vendor))
+        .order_by(Order.paid_at, Order.id)
+    )
+    if order_ids is not None:
+        query = query.where(Order.id.in_(order_ids))
+    return [
+        ReconcileCheck(
+            order, int(net), int(paid_amount), invoice_id, bast_id, explained is not None
+        )
+        for order, net, paid_amount, invoice_id, bast_id, explained in session.execute(query)
+    ]
+
+
+def reconcile(session: Session, actor: User, order: Order, scope: FinanceScope) -> Order:
+    """Finance reconciles a paid order whose checks pass (ordering checks the permission)."""
+    checks = reconcile_checks(session, scope, [order.id])
+    if not checks:
+        raise Conflict(_l("Order %(ref)s is not waiting for reconciliation.", ref=order.reference))
+    if not checks[0].ok:
+        raise Conflict(
+            _l(
+                "Order %(ref)s does not pass the checks: explain the difference or fix the"
+                " documents first.",
+                ref=order.reference,
+            )
+        )
+    return ordering.reconcile_order(session, actor, order)

@@ -1,0 +1,58 @@
+"""Payment housekeeping commands (`flask payments ...`)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from marketplace.db import get_session
+
+payments_cli = AppGroup("payments", help="Payments: repair missed Stripe webhooks.")
+
+
+@payments_cli.command("sync")
+def sync() -> None:
+    """Read open card payments and refunds back from Stripe and apply what Stripe says
+    (repairs missed webhooks). Safe to repeat; run it every few minutes."""
+    from marketplace.payments import card
+    from marketplace.payments.stripe_gateway import gateway_from_config
+
+    if not current_app.config.get("STRIPE_SECRET_KEY"):
+        click.echo("Stripe is not configured (STRIPE_SECRET_KEY); nothing to sync.")
+        return
+    session = get_session()
+    report = card.sync_payments(session, gateway_from_config(current_app.config))
+    session.commit()
+    for change in report.changes:
+        click.echo(f"changed: {change}")
+    for held in report.held:
+        click.echo(f"held for finance: {held}")
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    click.echo(
+        f"{len(report.changes)} changed, {report.unchanged} unchanged,"
+        f" {len(report.held)} held, {len(report.errors)} error(s)."
+    )
+    if report.errors:
+        sys.exit(1)
+
+
+@payments_cli.command("process-events")
+def process_events() -> None:
+    """Apply Stripe events that were stored but not applied yet. Safe to repeat."""
+    from marketplace.payments import card
+    from marketplace.payments.stripe_gateway import GatewayError, gateway_from_config
+
+    session = get_session()
+    try:
+        gateway = gateway_from_config(current_app.config)
+    except GatewayError:
+        gateway = None
+    outcomes = card.process_pending_events(session, gateway)
+    session.commit()
+    for outcome in outcomes:
+        click.echo(outcome)
+    click.echo(f"{len(outcomes)} event(s) processed.")
