@@ -39,7 +39,7 @@ from marketplace.payments.models import (
 
 #: every kind, in the order the list shows them
 KINDS = {
-    "unpaid_past_due": _l("Received but unpaid past due"),
+    "unpaid_past_due": _l("Received, unpaid and past the due date"),
     "paid_without_receipt": _l("Paid without receipt"),
     "amount_mismatch": _l("Paid amount differs from the net payable"),
     "unmatched_card_charge": _l("Card charge with no matching order"),
@@ -310,7 +310,7 @@ def duplicate_payment(session: Session, scope: FinanceScope, **_: Any) -> list[F
             agency_id,
             agency_name,
             int(paid_amount) - int(owed or 0),
-            _l("%(count)s payments recorded for this order.", count=count),
+            _l("More was paid than the net payable, in %(count)s payment(s).", count=count),
             [_order_evidence(order_id, number)],
             expected=int(owed) if owed is not None else None,
             actual=int(paid_amount),

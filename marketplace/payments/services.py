@@ -27,6 +27,7 @@ from marketplace.audit.services import record_event
 from marketplace.budgets import services as ledger
 from marketplace.documents.models import DocumentKind, IssuedDocument
 from marketplace.errors import Conflict, DomainError, PermissionDenied
+from marketplace.i18n import rupiah
 from marketplace.ordering.models import Order
 from marketplace.ordering.rules import JAKARTA
 from marketplace.ordering.services import lock_order, transition_order
@@ -273,7 +274,10 @@ def record_transfer(
         raise DomainError(_l("Enter the amount transferred in rupiah."), field="amount")
     if amount > owed:
         raise DomainError(
-            _l("The vendor is owed %(owed)s for these orders; the amount is more.", owed=owed),
+            _l(
+                "The amount is more than the %(owed)s the vendor is owed for these orders.",
+                owed=rupiah(owed),
+            ),
             field="amount",
         )
     partial_reason = details.partial_reason.strip()
@@ -500,7 +504,10 @@ def request_refund(
         raise DomainError(_l("Enter the amount to refund in rupiah."), field="amount")
     if amount > refundable(session, payment, order.id):
         raise DomainError(
-            _l("At most %(max)d can be refunded.", max=refundable(session, payment, order.id)),
+            _l(
+                "At most %(max)s can be refunded.",
+                max=rupiah(refundable(session, payment, order.id)),
+            ),
             field="amount",
         )
     reason = reason.strip()

@@ -149,7 +149,13 @@ def transfer():  # type: ignore[no-untyped-def]
     if not ids:
         flash(_("Choose at least one order to pay."), "error")
         return redirect(url_for("payments.index"))
-    return _record_transfer(_chosen_orders(ids))
+    orders = _chosen_orders(ids)
+    if request.form.get("step") == "choose":  # coming from the list: show the empty form
+        form = TransferForm(formdata=None)
+        form.amount.data = sum(services.outstanding(get_session(), o) for o in orders)
+        form.paid_on.data = services.jakarta_today()
+        return _transfer_page(orders, form)
+    return _record_transfer(orders)
 
 
 # One payment -------------------------------------------------------------------------

@@ -131,3 +131,21 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
     expect(requester.get_by_text("Enak, dua kotak tumpah.")).to_be_visible()
     db.refresh(world.vendor)
     assert (world.vendor.rating_count, world.vendor.rating_stars_total) == (1, 4)
+    db.commit()
+
+    # The treasurer pays the vendor by treasury transfer: the net payable after PPh 23.
+    treasurer = person(world.treasurer.email, PASSWORD)
+    treasurer.goto("/")
+    treasurer.get_by_role("link", name="Pembayaran").click()
+    treasurer.get_by_role("button", name="Bayar pesanan yang dipilih melalui transfer").click()
+    net = 28 * 42_000 - 28 * 42_000 * 4 // 100  # no NPWP: 4% withheld
+    expect(treasurer.get_by_label("Nilai yang ditransfer (Rp)", exact=True)).to_have_value(
+        str(net)
+    )
+    treasurer.get_by_label("Referensi transfer (nomor SP2D)", exact=True).fill("SP2D-0042")
+    treasurer.get_by_label("Dibayar dari rekening", exact=True).fill("RKUD DKI")
+    treasurer.get_by_label("Nomor bukti potong pajak", exact=True).fill("BP-23-0042")
+    treasurer.get_by_role("button", name="Catat transfer").click()
+    expect(treasurer.get_by_role("status")).to_contain_text("SP2D-0042")
+    treasurer.goto(order_url)
+    expect(treasurer.locator(".badge").first).to_have_text("Dibayar")
