@@ -327,6 +327,15 @@ def issue_correction(
     reason = reason.strip()
     if not reason:
         raise DomainError(_l("Say what the correction is for."), field="reason")
+    from marketplace.payments.services import amount_paid  # payments build on documents
+
+    if amount_paid(session, order.id) > 0:
+        raise Conflict(
+            _l(
+                "Part of this order is already paid against the issued invoice; settle the"
+                " difference with a refund instead of a correction."
+            )
+        )
     # Serialise corrections of one order: the second waits, then sees the first's version.
     session.scalars(select(Order.id).where(Order.id == order.id).with_for_update()).one()
     latest = latest_version(session, document)

@@ -25,6 +25,7 @@ from marketplace.payments.models import (
     Refund,
     RefundStatus,
 )
+from marketplace.payments.services import lock_period
 from marketplace.permissions import has_permission
 
 
@@ -65,6 +66,7 @@ def close_month(
             _l("Only a month that is over can be closed."),
             field="month",
         )
+    lock_period(session, year, month)
     if session.get(ClosedPeriod, (year, month)) is not None:
         raise Conflict(
             _l("%(month)s is already closed.", month=f"{month:02d}/{year}"), field="month"

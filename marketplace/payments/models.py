@@ -48,6 +48,9 @@ class PaymentStatus(StrEnum):
     FAILED = "failed"
     #: the Stripe page was left unpaid until it expired
     EXPIRED = "expired"
+    #: money was taken but not applied to the orders (they were paid another way, or the
+    #: amount differs); finance decides, usually by refunding
+    HELD = "held"
 
     @property
     def label(self) -> str:
@@ -57,6 +60,7 @@ class PaymentStatus(StrEnum):
                 PaymentStatus.SUCCEEDED: _l("Paid"),
                 PaymentStatus.FAILED: _l("Failed"),
                 PaymentStatus.EXPIRED: _l("Expired"),
+                PaymentStatus.HELD: _l("Held for finance"),
             }[self]
         )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, joinedload
 
 from catalog import documents as stored_files
@@ -44,6 +44,8 @@ from marketplace.payments.models import (
 from marketplace.permissions import can_pay
 
 PROOF_FILES = "payment-proofs"
+#: the first key of the advisory locks that guard closing months
+PERIOD_LOCK_NAMESPACE = 7201
 
 
 def jakarta_today() -> date:
@@ -158,11 +160,22 @@ def payable_orders(
 # Closed periods ----------------------------------------------------------------------
 
 
+def lock_period(session: Session, year: int, month: int) -> None:
+    """Serialise closing a month with entries dated in it (PostgreSQL; SQLite's writers are
+    serialised already): a transfer cannot slip into a month being closed."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:namespace, :month)"),
+            {"namespace": PERIOD_LOCK_NAMESPACE, "month": year * 100 + month},
+        )
+
+
 def is_closed(session: Session, day: date) -> bool:
     return session.get(ClosedPeriod, (day.year, day.month)) is not None
 
 
 def require_open_period(session: Session, day: date, field_name: str = "paid_on") -> None:
+    lock_period(session, day.year, day.month)
     if is_closed(session, day):
         raise DomainError(
             _l(
@@ -187,6 +200,7 @@ def first_open_day(session: Session, day: date) -> date:
 def _lock_payable(session: Session, actor: User, orders: Sequence[Order]) -> list[Order]:
     """Lock the orders (in id order, so that two treasurers cannot deadlock) and check that
     they are one vendor's received orders of one agency, each still owed something."""
+    orders = list({order.id: order for order in orders}.values())  # each order once
     if not orders:
         raise DomainError(_l("Choose at least one order to pay."), field="orders")
     locked = [lock_order(session, order) for order in sorted(orders, key=lambda o: o.id)]
@@ -267,6 +281,11 @@ def record_transfer(
         raise DomainError(_l("Enter the transfer reference (SP2D number)."), field="reference")
     if details.paid_on > today:
         raise DomainError(_l("The transfer date cannot be in the future."), field="paid_on")
+    received_on = max(o.received_at for o in locked if o.received_at).astimezone(JAKARTA).date()
+    if details.paid_on < received_on:
+        raise DomainError(
+            _l("The transfer date cannot be before the receipt was confirmed."), field="paid_on"
+        )
     require_open_period(session, details.paid_on)
     owed = sum(outstanding(session, order) for order in locked)
     amount = details.amount
@@ -355,8 +374,18 @@ def settle_payment(
     Idempotent: a payment already succeeded changes nothing (a webhook delivered twice, or
     a sync after a webhook). Returns the orders that became paid.
     """
-    if payment.status is PaymentStatus.SUCCEEDED:
+    if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.HELD):
         return []
+    orders = [lock_order(session, allocation.order) for allocation in payment.allocations]
+    if payment.status is not PaymentStatus.PENDING:
+        # A success for an attempt that had failed or expired: the orders may have been paid
+        # another way meanwhile. Money is never applied twice; finance sees it held.
+        for allocation, order in zip(payment.allocations, orders, strict=True):
+            if order.status is not OrderStatus.RECEIVED or outstanding(session, order) < (
+                allocation.amount
+            ):
+                hold_payment(session, payment, "charged after the orders were paid another way")
+                return []
     before = _payment_snapshot(payment)
     payment.status = PaymentStatus.SUCCEEDED
     payment.succeeded_at = utcnow()
@@ -374,8 +403,7 @@ def settle_payment(
         vendor_id=payment.vendor_id,
     )
     now_paid = []
-    for allocation in payment.allocations:
-        order = lock_order(session, allocation.order)
+    for order in orders:
         if order.status is OrderStatus.RECEIVED and outstanding(session, order) == 0:
             order.payment_reference = payment.reference or f"payment-{payment.id}"
             transition_order(
@@ -387,6 +415,29 @@ def settle_payment(
             )
             now_paid.append(order)
     return now_paid
+
+
+def hold_payment(session: Session, payment: Payment, reason: str) -> bool:
+    """Money arrived that cannot be applied (orders already paid, a different amount): the
+    payment is held, its orders are free to be paid, and finance lists it as an exception."""
+    if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.HELD):
+        return False
+    before = _payment_snapshot(payment)
+    payment.status = PaymentStatus.HELD
+    payment.failure_reason = reason
+    session.flush()
+    record_event(
+        session,
+        None,
+        "payment.hold",
+        "payment",
+        payment.id,
+        before=before,
+        after={**_payment_snapshot(payment), "reason": reason},
+        agency_id=payment.agency_id,
+        vendor_id=payment.vendor_id,
+    )
+    return True
 
 
 def fail_payment(session: Session, payment: Payment, reason: str) -> bool:
@@ -498,6 +549,10 @@ def request_refund(
     for Stripe's confirmation."""
     if not can_pay(actor, order):
         raise PermissionDenied(_l("You cannot refund payments of this order."))
+    # Two refunds at once (a double click) must not both pass: the order's row lock
+    # serialises them, and the second sees the first's refund.
+    order = lock_order(session, order)
+    session.refresh(payment)
     if payment.status is not PaymentStatus.SUCCEEDED:
         raise Conflict(_l("Only a completed payment can be refunded."))
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:

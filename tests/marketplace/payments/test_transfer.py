@@ -153,6 +153,7 @@ def test_a_paid_order_and_a_reused_reference_are_refused(db, world):
 
 def test_a_closed_month_takes_no_payment(db, world):
     order = world.order_in(db, "received")
+    order.received_at = utcnow() - timedelta(days=40)  # received in an earlier month
     last_month = TODAY.replace(day=1) - timedelta(days=1)
     db.add(
         ClosedPeriod(year=last_month.year, month=last_month.month, closed_by_id=world.finance.id)
@@ -264,6 +265,80 @@ def test_the_vendor_sees_when_and_what_is_paid(client, login, db, world):
     db.commit()
     page = client.get(f"/orders/{order.id}").get_data(as_text=True)
     assert "Paid so far" in page and "SP2D-" in page
+
+
+def test_a_transfer_is_not_dated_before_the_receipt(db, world):
+    order = world.order_in(db, "received")
+    with pytest.raises(DomainError, match="before the receipt"):
+        payments.record_transfer(
+            db, world.treasurer, [order], details(336_000, paid_on=TODAY - timedelta(days=1))
+        )
+
+
+def test_an_order_chosen_twice_is_paid_once(db, world):
+    order = world.order_in(db, "received")
+    payment = payments.record_transfer(db, world.treasurer, [order, order], details(336_000))
+    assert [a.order_id for a in payment.allocations] == [order.id]
+
+
+def test_a_refund_cannot_be_taken_twice(app, db, world):
+    """Two refunds of the whole share at once: one passes, the line loses it once."""
+    import threading
+
+    order = world.order_in(db, "paid")
+    payment = payments.payments_of_order(db, order.id)[0]
+    db.refresh(world.line)
+    spent = world.line.spent
+    db.commit()
+    sessionmaker = app.extensions["db_sessionmaker"]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def refund(reference: str) -> None:
+        session = sessionmaker()
+        try:
+            treasurer = session.get(type(world.treasurer), world.treasurer.id)
+            mine = session.get(Payment, payment.id)
+            target = session.get(Order, order.id)
+            session.commit()
+            barrier.wait(timeout=30)
+            payments.request_refund(
+                session, treasurer, mine, target, 336_000, "dobel", reference=reference
+            )
+            session.commit()
+            outcomes.append("ok")
+        except DomainError:
+            session.rollback()
+            outcomes.append("refused")
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=refund, args=(f"RET-{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["ok", "refused"]
+    db.expire_all()
+    db.refresh(world.line)
+    assert world.line.spent == spent - 336_000
+
+
+def test_an_invoice_partly_paid_is_not_corrected(db, world):
+    from marketplace.documents import services as documents
+    from marketplace.documents.models import DocumentKind
+
+    order = world.order_in(db, "received")
+    payments.record_transfer(
+        db, world.treasurer, [order], details(100_000, partial_reason="Termin pertama")
+    )
+    world.vendor.npwp = "012345678901234"
+    db.flush()
+    invoice = next(
+        d for d in documents.current_documents(db, order) if d.kind is DocumentKind.INVOICE
+    )
+    with pytest.raises(Conflict, match="already paid"):
+        documents.issue_correction(db, world.approver, invoice, "NPWP")
 
 
 def test_overdue_orders_are_flagged(db, world):
