@@ -110,6 +110,67 @@ def pending_card_payment(session: Session, order_id: int) -> Payment | None:
 
 
 @dataclass(frozen=True)
+class OrderMoney:
+    net_payable: int
+    paid: int
+    withheld: list[dict[str, object]]
+    #: a card payment for it is waiting for Stripe's confirmation
+    pending: bool
+
+    @property
+    def outstanding(self) -> int:
+        return max(self.net_payable - self.paid, 0)
+
+
+def money_of_orders(session: Session, order_ids: Sequence[int]) -> dict[int, OrderMoney]:
+    """What each order is owed and has been paid, in four queries whatever the count."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return {}
+    invoices: dict[int, IssuedDocument] = {}
+    for invoice in session.scalars(
+        select(IssuedDocument).where(
+            IssuedDocument.order_id.in_(ids), IssuedDocument.kind == DocumentKind.INVOICE
+        )
+    ):
+        known = invoices.get(invoice.order_id)
+        if known is None or invoice.version > known.version:
+            invoices[invoice.order_id] = invoice
+    paid = dict(
+        session.execute(
+            select(PaymentAllocation.order_id, func.sum(PaymentAllocation.amount))
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.order_id.in_(ids), Payment.status == PaymentStatus.SUCCEEDED)
+            .group_by(PaymentAllocation.order_id)
+        ).all()
+    )
+    refunded = dict(
+        session.execute(
+            select(Refund.order_id, func.sum(Refund.amount))
+            .where(Refund.order_id.in_(ids), Refund.status == RefundStatus.SUCCEEDED)
+            .group_by(Refund.order_id)
+        ).all()
+    )
+    pending = set(
+        session.scalars(
+            select(PaymentAllocation.order_id)
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.order_id.in_(ids), Payment.status == PaymentStatus.PENDING)
+        )
+    )
+    result = {}
+    for order_id in ids:
+        invoice = invoices.get(order_id)
+        result[order_id] = OrderMoney(
+            net_payable=int(invoice.content["net_payable"]) if invoice else 0,
+            paid=int(paid.get(order_id) or 0) - int(refunded.get(order_id) or 0),
+            withheld=list(invoice.content["taxes"]["withheld"]) if invoice else [],
+            pending=order_id in pending,
+        )
+    return result
+
+
+@dataclass(frozen=True)
 class PayableOrder:
     order: Order
     net_payable: int
@@ -136,22 +197,22 @@ def payable_orders(
         .options(joinedload(Order.vendor), joinedload(Order.agency))
         .order_by(Order.received_at, Order.id)
     )
+    orders = [order for order in rows.unique() if can_pay(user, order)]
+    money = money_of_orders(session, [order.id for order in orders])
     result = []
-    for order in rows:
-        if not can_pay(user, order):
-            continue
-        owed = net_payable(session, order)
-        if owed == 0:
+    for order in orders:
+        owed = money[order.id]
+        if owed.net_payable == 0:
             continue
         due = payment_due_on(order, payment_due_days)
         result.append(
             PayableOrder(
                 order=order,
-                net_payable=owed,
-                paid=amount_paid(session, order.id),
+                net_payable=owed.net_payable,
+                paid=owed.paid,
                 due_on=due,
                 overdue=due is not None and due < today,
-                pending=pending_card_payment(session, order.id) is not None,
+                pending=owed.pending,
             )
         )
     return result

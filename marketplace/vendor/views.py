@@ -16,6 +16,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from catalog import documents, listings_csv, photos
 from catalog.models import DietaryTag, DocumentKind, ProductStatus, Unit
@@ -91,26 +92,32 @@ def payments_page():  # type: ignore[no-untyped-def]
     db = get_session()
     vendor = services.current_vendor(db, current_user)
     due_days = order_rules().payment_due_days
-    rows = []
-    for order in db.scalars(
-        select(Order)
-        .where(
-            Order.vendor_id == vendor.id,
-            Order.status.in_([OrderStatus.RECEIVED, OrderStatus.PAID, OrderStatus.RECONCILED]),
+    orders = list(
+        db.scalars(
+            select(Order)
+            .where(
+                Order.vendor_id == vendor.id,
+                Order.status.in_([OrderStatus.RECEIVED, OrderStatus.PAID, OrderStatus.RECONCILED]),
+            )
+            .options(joinedload(Order.agency))
+            .order_by(Order.received_at.desc(), Order.id.desc())
+            .limit(100)
         )
-        .order_by(Order.received_at.desc(), Order.id.desc())
-        .limit(100)
-    ):
-        owed, paid = payments.net_payable(db, order), payments.amount_paid(db, order.id)
+    )
+    money = payments.money_of_orders(db, [order.id for order in orders])
+    today = today_in_jakarta()
+    rows = []
+    for order in orders:
+        owed = money[order.id]
         due = payments.payment_due_on(order, due_days)
         rows.append(
             {
                 "order": order,
-                "net_payable": owed,
-                "withheld": payments.withheld_taxes(db, order),
-                "paid": paid,
+                "net_payable": owed.net_payable,
+                "withheld": owed.withheld,
+                "paid": owed.paid,
                 "due_on": due,
-                "late": paid < owed and due is not None and due < today_in_jakarta(),
+                "late": owed.paid < owed.net_payable and due is not None and due < today,
             }
         )
     return render_template(

@@ -362,3 +362,34 @@ def test_the_vendor_payments_page_lists_what_is_coming(client, login, db, world)
     assert waiting.reference not in page
     login(world.approver)
     assert client.get("/vendor/payments").status_code == 403
+
+
+def _queries(db, action) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    count = 0
+
+    def seen(*_args) -> None:  # type: ignore[no-untyped-def]
+        nonlocal count
+        count += 1
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return count
+
+
+def test_the_list_to_pay_does_not_grow_in_queries_with_its_rows(db, world):
+    for _ in range(2):
+        world.order_in(db, "received")
+    db.expire_all()
+    few = _queries(db, lambda: payments.payable_orders(db, world.treasurer, 14))
+    for _ in range(4):
+        world.order_in(db, "received")
+    db.expire_all()
+    many = _queries(db, lambda: payments.payable_orders(db, world.treasurer, 14))
+    assert len(payments.payable_orders(db, world.treasurer, 14)) == 6
+    assert many == few
