@@ -72,6 +72,9 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from marketplace.accounts.views import bp as accounts_bp
     from marketplace.admin.views import bp as admin_bp
+    from marketplace.api.account_views import bp as api_tokens_bp
+    from marketplace.api.views import bp as api_bp
+    from marketplace.audit.views import bp as audit_bp
     from marketplace.budgets.views import bp as budgets_bp
     from marketplace.delivery.views import bp as delivery_bp
     from marketplace.documents.views import bp as documents_bp
@@ -103,9 +106,12 @@ def _register_blueprints(app: Flask) -> None:
         vendor_bp,
         budgets_bp,
         admin_bp,
+        audit_bp,
         media_bp,
         notifications_bp,
         opendata_bp,
+        api_bp,
+        api_tokens_bp,
     ):
         app.register_blueprint(blueprint)
 

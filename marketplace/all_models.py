@@ -11,11 +11,12 @@ from catalog.models import (
     VendorDocument,
 )
 from marketplace.accounts.models import Agency, AgencyAddress, Membership, User
+from marketplace.api.models import ApiToken
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, BudgetLine
 from marketplace.delivery.models import OrderPhoto
 from marketplace.documents.models import DocumentCounter, IssuedDocument
-from marketplace.notifications.models import Notification
+from marketplace.notifications.models import Notification, NotificationPreference, OutboxMessage
 from marketplace.ordering.caps import PaxPriceCap
 from marketplace.ordering.models import Order, OrderLine
 from marketplace.payments.models import (
@@ -34,6 +35,7 @@ metadata = Base.metadata
 __all__ = [
     "Agency",
     "AgencyAddress",
+    "ApiToken",
     "AuditEvent",
     "Base",
     "BudgetEntry",
@@ -45,9 +47,11 @@ __all__ = [
     "IssuedDocument",
     "Membership",
     "Notification",
+    "NotificationPreference",
     "Order",
     "OrderLine",
     "OrderPhoto",
+    "OutboxMessage",
     "PaxPriceCap",
     "Payment",
     "PaymentAllocation",

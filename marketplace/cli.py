@@ -92,3 +92,11 @@ def register_cli(app: Flask) -> None:
     from marketplace.payments.cli import payments_cli
 
     app.cli.add_command(payments_cli)
+
+    from marketplace.audit.cli import audit_cli
+
+    app.cli.add_command(audit_cli)
+
+    from marketplace.notifications.cli import register as register_notifications_cli
+
+    register_notifications_cli(app)

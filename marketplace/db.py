@@ -51,6 +51,9 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    from marketplace.audit.chain import install as seal_audit_events_at_commit
+
+    seal_audit_events_at_commit(app.extensions["db_sessionmaker"])
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

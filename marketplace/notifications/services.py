@@ -1,35 +1,32 @@
-"""Who is told what when an order moves: whoever has to act next, and the requester."""
+"""Who is told what when an order moves: whoever has to act next, and the requester; in the
+app always, and by e-mail as each person chose (at once, in the daily digest, or not)."""
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+import logging
+from collections.abc import Callable
+
+from flask import has_app_context
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from catalog.db import utcnow
 from marketplace.accounts.models import Membership, Role, User
-from marketplace.notifications.models import Notification
+from marketplace.notifications.emails import notification_email, sentence
+from marketplace.notifications.kinds import KINDS
+from marketplace.notifications.models import Delivery, Notification
+from marketplace.notifications.outbox import queue_email
+from marketplace.notifications.preferences import delivery_for
 from marketplace.ordering.models import Order
 from marketplace.ordering.states import OrderAction, OrderStatus
 
-MESSAGES = {
-    "order.approval_needed": _l("Order %(ref)s from %(agency)s waits for your approval."),
-    "order.new_for_vendor": _l("New order %(ref)s from %(agency)s: accept or decline it."),
-    "order.approved": _l("Your order %(ref)s is approved and sent to %(vendor)s."),
-    "order.rejected": _l("Your order %(ref)s was rejected."),
-    "order.returned": _l("Your order %(ref)s was returned for changes."),
-    "order.accepted": _l("%(vendor)s accepted your order %(ref)s."),
-    "order.declined": _l("%(vendor)s declined your order %(ref)s."),
-    "order.expired": _l("Order %(ref)s expired: %(vendor)s did not answer in time."),
-    "order.delivered": _l("Order %(ref)s was delivered: confirm receipt."),
-    "order.received": _l("%(agency)s confirmed receipt of order %(ref)s."),
-    "order.disputed": _l("Receipt of order %(ref)s was refused: resolve the dispute."),
-    "order.paid": _l("Order %(ref)s was paid."),
-    "order.cancelled": _l("Order %(ref)s was cancelled."),
-}
+log = logging.getLogger(__name__)
+
+#: the in-app sentence of each kind (see kinds.KINDS)
+MESSAGES = {name: kind.message for name, kind in KINDS.items()}
 
 
-def _agency_people(session: Session, agency_id: int, role: Role) -> list[int]:
+def agency_people(session: Session, agency_id: int, role: Role) -> list[int]:
     return list(
         session.scalars(
             select(Membership.user_id).where(
@@ -39,60 +36,114 @@ def _agency_people(session: Session, agency_id: int, role: Role) -> list[int]:
     )
 
 
-def _vendor_people(session: Session, vendor_id: int) -> list[int]:
+def vendor_people(session: Session, vendor_id: int) -> list[int]:
     return list(
         session.scalars(select(Membership.user_id).where(Membership.vendor_id == vendor_id))
     )
 
 
-def _curators(session: Session) -> list[int]:
+def curators(session: Session) -> list[int]:
     return list(session.scalars(select(Membership.user_id).where(Membership.role == Role.CURATOR)))
 
 
 def recipients(session: Session, order: Order, action: OrderAction) -> list[tuple[str, list[int]]]:
     """(kind, user ids) for what just happened to the order."""
-    requester = [order.requester_id]
     status = order.status
+
+    def requester() -> list[int]:
+        return [order.requester_id]
+
     if status is OrderStatus.SUBMITTED:
         if order.approved_by_id is None:
-            approvers = _agency_people(session, order.agency_id, Role.APPROVER)
+            next_up = agency_people(session, order.agency_id, Role.APPROVER)
         else:  # first approval given: the budget holder is next
-            approvers = _agency_people(session, order.agency_id, Role.BUDGET_HOLDER)
-        others = [u for u in approvers if u not in (order.requester_id, order.approved_by_id)]
+            next_up = agency_people(session, order.agency_id, Role.BUDGET_HOLDER)
+        others = [u for u in next_up if u not in (order.requester_id, order.approved_by_id)]
         return [("order.approval_needed", others)]
-    table: dict[OrderStatus, list[tuple[str, list[int]]]] = {
-        OrderStatus.APPROVED: [
-            ("order.new_for_vendor", _vendor_people(session, order.vendor_id)),
-            ("order.approved", requester),
-        ],
+
+    def vendor() -> list[int]:
+        return vendor_people(session, order.vendor_id)
+
+    def approvers() -> list[int]:
+        return agency_people(session, order.agency_id, Role.APPROVER)
+
+    # Who hears of each status; the people are looked up only for the status reached.
+    table: dict[OrderStatus, list[tuple[str, Callable[[], list[int]]]]] = {
+        OrderStatus.APPROVED: [("order.new_for_vendor", vendor), ("order.approved", requester)],
         OrderStatus.REJECTED: [("order.rejected", requester)],
         OrderStatus.RETURNED: [("order.returned", requester)],
         OrderStatus.ACCEPTED: [("order.accepted", requester)],
         OrderStatus.DECLINED: [("order.declined", requester)],
         OrderStatus.EXPIRED: [("order.expired", requester)],
-        OrderStatus.DELIVERED: [
-            ("order.delivered", _agency_people(session, order.agency_id, Role.APPROVER))
+        OrderStatus.DELIVERED: [("order.delivered", approvers)],
+        OrderStatus.RECEIVED: [("order.received", vendor)],
+        OrderStatus.DISPUTED: [
+            ("order.disputed", lambda: curators(session)),
+            ("order.receipt_refused", vendor),
         ],
-        OrderStatus.RECEIVED: [("order.received", _vendor_people(session, order.vendor_id))],
-        OrderStatus.DISPUTED: [("order.disputed", _curators(session))],
-        OrderStatus.PAID: [("order.paid", _vendor_people(session, order.vendor_id))],
-        OrderStatus.CANCELLED: [("order.cancelled", _vendor_people(session, order.vendor_id))]
-        if order.approved_at is not None
-        else [],
+        OrderStatus.PAID: [("order.paid", vendor)],
+        # the vendor hears of a cancellation only if the order had reached them
+        OrderStatus.CANCELLED: [("order.cancelled", vendor)] if order.approved_at else [],
     }
-    return table.get(status, [])
+    return [(kind, people()) for kind, people in table.get(status, [])]
 
 
 def notify_order_change(
     session: Session, order: Order, action: OrderAction, actor: User | None
 ) -> None:
-    """Write the notifications in the same transaction as the change they describe."""
+    """Write the notifications, and queue the e-mails, in the same transaction as the
+    change they describe: a change rolled back tells nobody anything."""
     actor_id = actor.id if actor is not None else None
     for kind, user_ids in recipients(session, order, action):
         for user_id in dict.fromkeys(user_ids):
-            if user_id != actor_id:  # nobody is told what they just did themselves
-                session.add(Notification(user_id=user_id, kind=kind, order_id=order.id))
+            if user_id == actor_id:  # nobody is told what they just did themselves
+                continue
+            user = session.get(User, user_id)
+            if user is not None:
+                notify_user(session, user, kind, order=order)
     session.flush()
+
+
+def notify_user(
+    session: Session,
+    user: User,
+    kind: str,
+    *,
+    order: Order | None = None,
+    facts: Callable[[], list[tuple[str, str]]] | None = None,
+    dedupe_key: str | None = None,
+) -> Notification:
+    """Tell one person: an in-app notification, and an e-mail now if they want this kind
+    at once (the daily digest picks up the others from the notifications).
+
+    `facts` adds lines to the e-mail (e.g. a deadline), in the recipient's language. The
+    e-mail needs the application (templates, translations); without an application
+    context, as in a bare script, only the in-app notification is written.
+    """
+    notification = Notification(
+        user_id=user.id, kind=kind, order_id=order.id if order is not None else None
+    )
+    session.add(notification)
+    if delivery_for(session, user.id, kind) is Delivery.IMMEDIATE:
+        if has_app_context():
+            email = notification_email(user, kind, order=order, facts=facts)
+            queue_email(session, user, kind, email.subject, email.text, email.html, dedupe_key)
+        else:
+            log.debug("no application context: %s to user %s not e-mailed", kind, user.id)
+    session.flush()
+    return notification
+
+
+def already_notified(session: Session, user_id: int, kind: str, order_id: int | None) -> bool:
+    """Whether the person already has this kind of notification about the order."""
+    query = select(Notification.id).where(
+        Notification.user_id == user_id, Notification.kind == kind
+    )
+    if order_id is None:
+        query = query.where(Notification.order_id.is_(None))
+    else:
+        query = query.where(Notification.order_id == order_id)
+    return bool(session.scalar(select(exists(query))))
 
 
 def unread_count(session: Session, user: User) -> int:
@@ -126,12 +177,5 @@ def mark_all_read(session: Session, user: User) -> None:
 
 
 def message(notification: Notification) -> str:
-    order = notification.order
-    template = MESSAGES.get(notification.kind)
-    if template is None or order is None:
-        return notification.kind
-    return str(template) % {
-        "ref": order.reference,
-        "agency": order.agency.name,
-        "vendor": order.vendor.trading_name,
-    }
+    """The notification's sentence in the reader's language."""
+    return sentence(notification.kind, notification.order)
