@@ -36,6 +36,7 @@ from marketplace.payments.models import (
     RefundStatus,
     StripeEvent,
 )
+from marketplace.payments.stripe_gateway import MINOR_UNITS_PER_RUPIAH
 
 #: every kind, in the order the list shows them
 KINDS = {
@@ -43,12 +44,17 @@ KINDS = {
     "paid_without_receipt": _l("Paid without receipt"),
     "amount_mismatch": _l("Paid amount differs from the net payable"),
     "unmatched_card_charge": _l("Card charge with no matching order"),
+    "held_card_payment": _l("Card payment held, not applied"),
+    "unmatched_card_refund": _l("Card refund with no matching refund"),
     "duplicate_payment": _l("Duplicate payment"),
     "refund_not_in_budget": _l("Refund not reflected in the budget"),
 }
 
 #: Stripe events that mean money was taken from the government card
 CHARGE_EVENTS = ("checkout.session.completed", "payment_intent.succeeded", "charge.succeeded")
+#: Stripe events whose object is a refund, and the one whose object is a refunded charge
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
+CHARGE_REFUNDED = "charge.refunded"
 
 
 @dataclass(frozen=True)
@@ -275,6 +281,159 @@ def unmatched_card_charge(
     return list(found.values())
 
 
+def held_card_payment(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+    """Card payments Stripe charged that were held instead of applied to their orders (the
+    orders were paid another way meanwhile, or the amount differs): money taken, owed back."""
+    rows = session.execute(
+        select(Payment.id, Payment.agency_id, Agency.name, Payment.amount, Payment.failure_reason)
+        .join(Agency, Agency.id == Payment.agency_id)
+        .where(Payment.status == PaymentStatus.HELD, scope.covers(Payment.agency_id))
+        .order_by(Payment.id)
+    )
+    return [
+        FinanceException(
+            "held_card_payment",
+            f"payment:{payment_id}",
+            agency_id,
+            agency_name,
+            int(amount),
+            _l("Charged but not applied to its orders: %(reason)s", reason=reason or "–"),
+            [_payment_evidence(payment_id)],
+        )
+        for payment_id, agency_id, agency_name, amount, reason in rows
+    ]
+
+
+def _event_object(event: StripeEvent) -> dict[str, Any]:
+    obj = ((event.payload or {}).get("data") or {}).get("object")
+    return obj if isinstance(obj, dict) else {}
+
+
+def _stripe_event_evidence(event: StripeEvent) -> Evidence:
+    return Evidence(
+        _l("Stripe event %(id)s", id=event.id), "finance.stripe_event", {"event_id": event.id}
+    )
+
+
+def unmatched_card_refund(
+    session: Session, scope: FinanceScope, **_: Any
+) -> list[FinanceException]:
+    """Refunds Stripe reported that match no refund recorded here: a refund object (by its
+    Stripe id, or the refund id and key we sent) in its latest state and not failed, or a
+    refunded charge whose refunded total is more than the refunds recorded for its payment
+    and those refund objects. One made on Stripe's dashboard shows here too."""
+    events = session.scalars(
+        select(StripeEvent)
+        .where(StripeEvent.type.in_((*REFUND_EVENTS, CHARGE_REFUNDED)))
+        .order_by(StripeEvent.stripe_created, StripeEvent.id)
+    ).all()
+    refunds: dict[str, tuple[StripeEvent, dict[str, Any]]] = {}
+    charges: dict[str, tuple[StripeEvent, dict[str, Any]]] = {}
+    for event in events:
+        obj = _event_object(event)
+        if obj.get("id"):  # the latest state of each wins
+            (charges if event.type == CHARGE_REFUNDED else refunds)[str(obj["id"])] = (event, obj)
+    recorded = set(
+        session.scalars(
+            select(Refund.stripe_refund_id).where(Refund.stripe_refund_id.in_(sorted(refunds)))
+        )
+    )
+    sent_ids = {
+        int(sent)
+        for _e, obj in refunds.values()
+        if str(sent := (obj.get("metadata") or {}).get("refund_id") or "").isdigit()
+    }
+    keys: dict[int, str | None] = {
+        refund_id: key
+        for refund_id, key in session.execute(
+            select(Refund.id, Refund.idempotency_key).where(Refund.id.in_(sorted(sent_ids)))
+        )
+    }
+    intents = {
+        str(obj["payment_intent"])
+        for _e, obj in (*refunds.values(), *charges.values())
+        if obj.get("payment_intent")
+    }
+    payments = {
+        intent: (payment_id, agency_id, name)
+        for intent, payment_id, agency_id, name in session.execute(
+            select(Payment.stripe_payment_intent_id, Payment.id, Payment.agency_id, Agency.name)
+            .join(Agency, Agency.id == Payment.agency_id)
+            .where(Payment.stripe_payment_intent_id.in_(sorted(intents)))
+        )
+    }
+
+    def ours(refund_id: str, obj: dict[str, Any]) -> bool:
+        metadata = obj.get("metadata") or {}
+        sent_id = str(metadata.get("refund_id") or "")
+        return refund_id in recorded or (
+            sent_id.isdigit()
+            and metadata.get("refund_key") is not None
+            and keys.get(int(sent_id)) == metadata.get("refund_key")
+        )
+
+    found: list[FinanceException] = []
+    reported: dict[str, int] = {}  # minor units reported per charge, not to count them twice
+    for refund_id, (event, obj) in refunds.items():
+        if ours(refund_id, obj) or obj.get("status") in ("failed", "canceled"):
+            continue
+        amount = obj.get("amount") if isinstance(obj.get("amount"), int) else 0
+        reported[str(obj.get("charge"))] = reported.get(str(obj.get("charge")), 0) + amount
+        payment_id, agency_id, name = payments.get(str(obj.get("payment_intent")), (None,) * 3)
+        evidence = [_stripe_event_evidence(event)]
+        if payment_id is not None:
+            evidence.append(_payment_evidence(payment_id))
+        found.append(
+            FinanceException(
+                "unmatched_card_refund",
+                f"stripe:{refund_id}",
+                agency_id,
+                name or "",
+                stripe_rupiah(obj.get("amount")),
+                _l("Stripe reported refund %(id)s, which is not recorded here.", id=refund_id),
+                evidence,
+                day=jakarta_day(event.stripe_created),
+            )
+        )
+    charged = sorted({p for p, _a, _n in payments.values()})
+    recorded_per_payment: dict[int, int] = {
+        payment_id: int(total or 0)
+        for payment_id, total in session.execute(
+            select(Refund.payment_id, func.sum(Refund.amount))
+            .where(Refund.status != RefundStatus.FAILED, Refund.payment_id.in_(charged))
+            .group_by(Refund.payment_id)
+        )
+    }
+    for charge_id, (event, obj) in charges.items():
+        refunded = obj.get("amount_refunded")
+        if not isinstance(refunded, int):
+            continue
+        payment_id, agency_id, name = payments.get(str(obj.get("payment_intent")), (None,) * 3)
+        known = recorded_per_payment.get(payment_id or 0, 0) * MINOR_UNITS_PER_RUPIAH
+        missing = refunded - known - reported.get(charge_id, 0)
+        if missing <= 0:
+            continue
+        evidence = [_stripe_event_evidence(event)]
+        if payment_id is not None:
+            evidence.append(_payment_evidence(payment_id))
+        found.append(
+            FinanceException(
+                "unmatched_card_refund",
+                f"stripe:{charge_id}",
+                agency_id,
+                name or "",
+                stripe_rupiah(missing),
+                _l(
+                    "Stripe reports more refunded on charge %(id)s than is recorded here.",
+                    id=charge_id,
+                ),
+                evidence,
+                day=jakarta_day(event.stripe_created),
+            )
+        )
+    return [item for item in found if scope.includes(item.agency_id)]
+
+
 def duplicate_payment(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
     """Orders paid in full more than once, or paid (before refunds) beyond the net payable.
 
@@ -392,6 +551,8 @@ FINDERS: dict[str, Callable[..., list[FinanceException]]] = {
     "paid_without_receipt": paid_without_receipt,
     "amount_mismatch": amount_mismatch,
     "unmatched_card_charge": unmatched_card_charge,
+    "held_card_payment": held_card_payment,
+    "unmatched_card_refund": unmatched_card_refund,
     "duplicate_payment": duplicate_payment,
     "refund_not_in_budget": refund_not_in_budget,
 }

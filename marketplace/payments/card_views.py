@@ -1,5 +1,5 @@
-"""Pages of card payments (sending the treasurer to Stripe's page and back) and the endpoint
-that receives Stripe's signed webhooks."""
+"""Pages of card payments (sending the treasurer to Stripe's page and back), the card branch
+of the refund form, and the endpoint that receives Stripe's signed webhooks."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ from flask_login import current_user, login_required
 from marketplace.db import get_session
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.extensions import csrf
+from marketplace.i18n import rupiah
 from marketplace.ordering import services as ordering
-from marketplace.payments import card, stripe_gateway
+from marketplace.ordering.models import Order
+from marketplace.payments import card, card_events, stripe_gateway
 from marketplace.payments.models import Payment, PaymentRail, PaymentStatus
-from marketplace.payments.stripe_gateway import GatewayError, StripeClientGateway
+from marketplace.payments.stripe_gateway import GatewayError, StripeClientGateway, StripeGateway
 from marketplace.payments.views import card_enabled, visible_payment
 from marketplace.permissions import has_permission
 from marketplace.web import permission_required
@@ -63,7 +65,7 @@ def _can_act_on(payment: Payment) -> bool:
 def start():  # type: ignore[no-untyped-def]
     gateway = _gateway()
     back = redirect(url_for("payments.index"), 303)
-    ids = request.form.getlist("orders", type=int)
+    ids = list(dict.fromkeys(request.form.getlist("orders", type=int)))  # each order once
     if not ids:
         flash(_("Choose at least one order to pay."), "error")
         return back
@@ -102,8 +104,11 @@ def returned():  # type: ignore[no-untyped-def]
 @login_required
 def cancelled():  # type: ignore[no-untyped-def]
     payment = _card_payment()
+    can_act = _can_act_on(payment) and payment.status is PaymentStatus.PENDING
     stripe_url = None
-    if payment.status is PaymentStatus.PENDING and payment.stripe_session_id and card_enabled():
+    # the live page can be paid by whoever holds its URL: only the treasurer gets it (and
+    # only their visit asks Stripe)
+    if can_act and payment.stripe_session_id and card_enabled():
         try:
             checkout = stripe_gateway.gateway_from_config(
                 current_app.config, timeout=WEBHOOK_STRIPE_TIMEOUT, max_network_retries=0
@@ -117,7 +122,7 @@ def cancelled():  # type: ignore[no-untyped-def]
         payment=payment,
         statuses=PaymentStatus,
         stripe_url=stripe_url,
-        can_abandon=_can_act_on(payment) and payment.status is PaymentStatus.PENDING,
+        can_abandon=can_act,
     )
 
 
@@ -138,11 +143,67 @@ def abandon(payment_id: int):  # type: ignore[no-untyped-def]
     db.commit()
     if payment.status is PaymentStatus.SUCCEEDED:
         flash(_("Stripe reports this payment as paid after all."), "success")
+    elif payment.status is PaymentStatus.HELD:
+        flash(
+            _(
+                "Stripe took a payment that does not match these orders. It is held for"
+                " finance; the orders can be paid again."
+            ),
+            "error",
+        )
     elif payment.status is PaymentStatus.PENDING:
         flash(_("Stripe has not closed the payment page yet. Try again in a moment."), "error")
     else:
         flash(_("The card payment is cancelled. The orders can be paid again."), "success")
     return redirect(url_for("payments.index"), 303)
+
+
+def refund_by_card(
+    payment: Payment,
+    order: Order,
+    amount: int,
+    reason: str,
+    *,
+    gateway: StripeGateway | None = None,
+) -> None:
+    """The card branch of the refund form (`payments.refund`): flashes what happened; the
+    caller redirects back to the payment.
+
+    The pending refund, with its idempotency key, is committed before Stripe is asked, and
+    Stripe's refund id in a second commit: if anything fails after Stripe refunded, the app
+    still has the refund, and `flask payments sync` sends it again with the same key (Stripe
+    answers with the same refund) and settles it.
+    """
+    db = get_session()
+    if gateway is None:
+        if not card_enabled():
+            flash(_("Card payments are not configured here."), "error")
+            return
+        gateway = stripe_gateway.gateway_from_config(current_app.config)
+    try:
+        refund = card.request_card_refund(db, current_user, payment, order, amount, reason)
+    except (PermissionDenied, NotFound):
+        raise
+    except DomainError as error:
+        db.rollback()
+        flash(str(error.message), "error")
+        return
+    db.commit()
+    sent = card.send_card_refund(db, refund, gateway)
+    db.commit()
+    if sent.refused is not None:
+        flash(_("Stripe refused the refund: %(reason)s", reason=sent.refused), "error")
+    elif sent.unanswered is not None:
+        flash(
+            _(
+                "The refund of %(amount)s is recorded. Stripe has not answered yet; it is sent"
+                " again automatically.",
+                amount=rupiah(amount),
+            ),
+            "info",
+        )
+    else:
+        flash(_("The refund of %(amount)s is recorded.", amount=rupiah(amount)), "success")
 
 
 @bp.post("/payments/stripe/webhook")
@@ -157,13 +218,13 @@ def webhook():  # type: ignore[no-untyped-def]
             request.get_data(),
             request.headers.get("Stripe-Signature"),
             secret,
-            int(config.get("STRIPE_WEBHOOK_TOLERANCE", 300)),
+            stripe_gateway.webhook_tolerance(config.get("STRIPE_WEBHOOK_TOLERANCE")),
         )
     except stripe_gateway.WebhookRejected as rejected:
         return jsonify(error=str(rejected)), 400
     db = get_session()
-    first_delivery = card.record_event(db, event)
-    row = card.lock_event(db, event["id"])
+    first_delivery = card_events.record_event(db, event)
+    row = card_events.lock_event(db, event["id"])
     if row is not None and row.processed_at is None:
         gateway = None
         if card_enabled():
@@ -172,7 +233,7 @@ def webhook():  # type: ignore[no-untyped-def]
             )
         savepoint = db.begin_nested()
         try:
-            card.apply_event(db, row, gateway)
+            card_events.apply_event(db, row, gateway)
         except Exception as error:
             # kept, unapplied: Stripe delivers it again, and `flask payments process-events`
             savepoint.rollback()

@@ -16,7 +16,8 @@ payments_cli = AppGroup("payments", help="Payments: repair missed Stripe webhook
 @payments_cli.command("sync")
 def sync() -> None:
     """Read open card payments and refunds back from Stripe and apply what Stripe says
-    (repairs missed webhooks). Safe to repeat; run it every few minutes."""
+    (repairs missed webhooks); send again, with their own keys, refunds Stripe did not
+    answer. Safe to repeat; run it every few minutes."""
     from marketplace.payments import card
     from marketplace.payments.stripe_gateway import gateway_from_config
 
@@ -43,7 +44,7 @@ def sync() -> None:
 @payments_cli.command("process-events")
 def process_events() -> None:
     """Apply Stripe events that were stored but not applied yet. Safe to repeat."""
-    from marketplace.payments import card
+    from marketplace.payments import card_events
     from marketplace.payments.stripe_gateway import GatewayError, gateway_from_config
 
     session = get_session()
@@ -51,7 +52,7 @@ def process_events() -> None:
         gateway = gateway_from_config(current_app.config)
     except GatewayError:
         gateway = None
-    outcomes = card.process_pending_events(session, gateway)
+    outcomes = card_events.process_pending_events(session, gateway)
     session.commit()
     for outcome in outcomes:
         click.echo(outcome)

@@ -83,8 +83,12 @@ def amount_paid(session: Session, order_id: int) -> int:
         .where(PaymentAllocation.order_id == order_id, Payment.status == PaymentStatus.SUCCEEDED)
     )
     refunded = session.scalar(
-        select(func.coalesce(func.sum(Refund.amount), 0)).where(
-            Refund.order_id == order_id, Refund.status == RefundStatus.SUCCEEDED
+        select(func.coalesce(func.sum(Refund.amount), 0))
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(
+            Refund.order_id == order_id,
+            Refund.status == RefundStatus.SUCCEEDED,
+            Payment.status == PaymentStatus.SUCCEEDED,  # a held charge's refund paid nothing back
         )
     )
     return int(paid or 0) - int(refunded or 0)
@@ -147,7 +151,12 @@ def money_of_orders(session: Session, order_ids: Sequence[int]) -> dict[int, Ord
     refunded = dict(
         session.execute(
             select(Refund.order_id, func.sum(Refund.amount))
-            .where(Refund.order_id.in_(ids), Refund.status == RefundStatus.SUCCEEDED)
+            .join(Payment, Payment.id == Refund.payment_id)
+            .where(
+                Refund.order_id.in_(ids),
+                Refund.status == RefundStatus.SUCCEEDED,
+                Payment.status == PaymentStatus.SUCCEEDED,
+            )
             .group_by(Refund.order_id)
         ).all()
     )
@@ -566,7 +575,9 @@ def settle_refund(session: Session, refund: Refund, *, actor: User | None) -> bo
     refund.succeeded_at = utcnow()
     refund.refunded_on = first_open_day(session, refund.refunded_on or jakarta_today())
     order = refund.order
-    if order.budget_line is not None:
+    # Money of a held charge never counted as payment; only an applied payment's refund
+    # gives spending back to the budget line.
+    if order.budget_line is not None and refund.payment.status is PaymentStatus.SUCCEEDED:
         ledger.refund(session, order.budget_line, refund.amount, actor=actor, order_id=order.id)
     session.flush()
     record_event(
@@ -614,7 +625,8 @@ def request_refund(
     # serialises them, and the second sees the first's refund.
     order = lock_order(session, order)
     session.refresh(payment)
-    if payment.status is not PaymentStatus.SUCCEEDED:
+    held_card = payment.status is PaymentStatus.HELD and payment.rail is PaymentRail.CARD
+    if payment.status is not PaymentStatus.SUCCEEDED and not held_card:
         raise Conflict(_l("Only a completed payment can be refunded."))
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise DomainError(_l("Enter the amount to refund in rupiah."), field="amount")

@@ -25,6 +25,8 @@ MINOR_UNITS_PER_RUPIAH = 100
 DEFAULT_TIMEOUT = 20
 #: the library retries timeouts and connection errors with the same idempotency key
 DEFAULT_NETWORK_RETRIES = 2
+#: seconds a webhook's signed timestamp may be old (Stripe's own default)
+DEFAULT_WEBHOOK_TOLERANCE = 300
 
 
 class GatewayError(Exception):
@@ -62,9 +64,32 @@ def from_minor_units(minor: int) -> int:
     return rupiah
 
 
+def webhook_tolerance(configured: object) -> int:
+    """The STRIPE_WEBHOOK_TOLERANCE to use. The library skips the timestamp check when the
+    tolerance is 0 (a replayed old event would pass), so anything below 1 second, or not a
+    number, is taken as the default, with a warning in the log."""
+    if configured is None or configured == "":
+        return DEFAULT_WEBHOOK_TOLERANCE
+    try:
+        seconds = int(configured)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds < 1:
+        log.warning(
+            "STRIPE_WEBHOOK_TOLERANCE=%r would not check webhook timestamps; using %s seconds",
+            configured,
+            DEFAULT_WEBHOOK_TOLERANCE,
+        )
+        return DEFAULT_WEBHOOK_TOLERANCE
+    return seconds
+
+
 def verify_webhook(payload: bytes, signature: str | None, secret: str, tolerance: int) -> dict:
     """The event in `payload` (the raw request body), if Stripe signed it with `secret` no
-    longer than `tolerance` seconds ago; otherwise WebhookRejected with a short reason."""
+    longer than `tolerance` seconds ago; otherwise WebhookRejected with a short reason.
+    A tolerance below 1 second is taken as the default: the timestamp is always checked."""
+    if tolerance < 1:
+        tolerance = DEFAULT_WEBHOOK_TOLERANCE
     if not secret:
         raise WebhookRejected("webhook secret not configured")
     if not signature:

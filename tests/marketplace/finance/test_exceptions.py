@@ -18,6 +18,7 @@ from marketplace.payments import services as payments
 from marketplace.payments.models import (
     ExplainedException,
     PaymentRail,
+    PaymentStatus,
     Refund,
     RefundStatus,
     StripeEvent,
@@ -38,11 +39,11 @@ def kinds_and_subjects(result) -> set[tuple[str, str]]:  # type: ignore[no-untyp
     return {(item.kind, item.subject) for item in result.open}
 
 
-def stripe_event(db, event_id, type_, obj):  # type: ignore[no-untyped-def]
+def stripe_event(db, event_id, type_, obj, *, minute=0):  # type: ignore[no-untyped-def]
     event = StripeEvent(
         id=event_id,
         type=type_,
-        stripe_created=datetime(2026, 11, 2, 3, 0, tzinfo=UTC),
+        stripe_created=datetime(2026, 11, 2, 3, minute, tzinfo=UTC),
         payload={"id": event_id, "type": type_, "data": {"object": obj}},
         outcome="ignored: unknown session",
     )
@@ -160,6 +161,110 @@ def test_card_charge_with_no_matching_order(db, world, orders):
     assert items[0].evidence[0].args == {"event_id": "evt_1"}
     # charges belong to no agency: a treasurer's scope does not show them
     assert found(db, scope=FinanceScope(frozenset({world.agency.id}))).open == []
+
+
+def test_held_card_payment(db, world, orders):
+    order = orders.received()
+    owed = payments.outstanding(db, order)
+    held = seed_payment(db, order, owed, rail=PaymentRail.CARD, stripe_session_id="cs_held")
+    held.status = PaymentStatus.HELD
+    held.failure_reason = "charged after the orders were paid another way"
+    seed_payment(db, orders.received(), 1_000, rail=PaymentRail.CARD)  # succeeded: fine
+    db.flush()
+    [item] = found(db).open
+    assert (item.kind, item.subject, item.amount, item.agency_id) == (
+        "held_card_payment",
+        f"payment:{held.id}",
+        owed,
+        world.agency.id,
+    )
+    assert "paid another way" in str(item.message)
+    assert [(e.endpoint, e.args) for e in item.evidence] == [
+        ("payments.payment", {"payment_id": held.id})
+    ]
+    assert found(db, scope=FinanceScope(frozenset({world.other_agency.id}))).open == []
+
+
+def test_card_refund_with_no_matching_refund(db, world, orders):
+    order = orders.received()
+    payment = seed_payment(
+        db,
+        order,
+        payments.outstanding(db, order),
+        rail=PaymentRail.CARD,
+        stripe_session_id="cs_paid",
+        stripe_payment_intent_id="pi_paid",
+    )
+    ours = Refund(
+        payment_id=payment.id,
+        order_id=order.id,
+        amount=10_000,
+        status=RefundStatus.PENDING,
+        idempotency_key="eorder-refund-ours",
+        stripe_refund_id="re_ours",
+    )
+    lost_answer = Refund(
+        payment_id=payment.id,
+        order_id=order.id,
+        amount=5_000,
+        status=RefundStatus.PENDING,
+        idempotency_key="eorder-refund-lost",
+    )
+    db.add_all([ours, lost_answer])
+    db.flush()
+    refund = {"object": "refund", "currency": "idr", "charge": "ch_paid"}
+    refund |= {"payment_intent": "pi_paid", "status": "succeeded"}
+    # ours, by its Stripe id; ours, by the id and key we sent; one made at Stripe alone,
+    # first pending, then succeeded; one made at Stripe that failed
+    stripe_event(db, "evt_r1", "refund.updated", {**refund, "id": "re_ours", "amount": 1_000_000})
+    stripe_event(
+        db,
+        "evt_r2",
+        "refund.created",
+        {
+            **refund,
+            "id": "re_lost",
+            "amount": 500_000,
+            "metadata": {"refund_id": str(lost_answer.id), "refund_key": "eorder-refund-lost"},
+        },
+    )
+    stripe_event(db, "evt_r3", "refund.created", {**refund, "id": "re_stray", "status": "pending"})
+    stripe_event(
+        db, "evt_r4", "refund.updated", {**refund, "id": "re_stray", "amount": 700_000}, minute=1
+    )
+    stripe_event(
+        db, "evt_r5", "refund.updated", {**refund, "id": "re_void", "status": "failed"}, minute=1
+    )
+    # the charge: ours (15.000) and the stray one (7.000) are known; 3.000 more is not
+    stripe_event(
+        db,
+        "evt_c1",
+        "charge.refunded",
+        {"id": "ch_paid", "payment_intent": "pi_paid", "amount_refunded": 2_500_000},
+        minute=2,
+    )
+    # a refund of a charge that is no payment here
+    stripe_event(
+        db,
+        "evt_c2",
+        "charge.refunded",
+        {"id": "ch_else", "payment_intent": "pi_else", "amount_refunded": 400_000},
+    )
+    items = [i for i in found(db).open if i.kind == "unmatched_card_refund"]
+    assert [(i.subject, i.amount, i.agency_id) for i in items] == [
+        ("stripe:re_stray", 7_000, world.agency.id),
+        ("stripe:ch_else", 4_000, None),
+        ("stripe:ch_paid", 3_000, world.agency.id),
+    ]
+    assert items[0].evidence[0].args == {"event_id": "evt_r4"}
+    assert items[0].evidence[1].args == {"payment_id": payment.id}
+    assert [e.args for e in items[1].evidence] == [{"event_id": "evt_c2"}]
+    # a treasurer sees their agency's, never one of no agency
+    mine = found(db, scope=FinanceScope(frozenset({world.agency.id}))).open
+    assert [i.subject for i in mine if i.kind == "unmatched_card_refund"] == [
+        "stripe:re_stray",
+        "stripe:ch_paid",
+    ]
 
 
 def test_duplicate_payment(db, world, orders):

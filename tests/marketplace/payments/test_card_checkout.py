@@ -215,6 +215,41 @@ def test_the_cancel_page_offers_to_go_back_to_stripe_or_give_up(db, world, card)
     assert again.idempotency_key != payment.idempotency_key
 
 
+@pytest.mark.parametrize("who", ["vendor_owner", "auditor"])
+def test_only_the_treasurer_gets_the_live_stripe_page_from_the_cancel_page(
+    db, world, card, login, who
+):
+    order = world.order_in(db, "received")
+    card.pay(order)
+    payment = card.last_payment()
+    session = card.stripe.sessions[payment.stripe_session_id]
+    asked = len(card.stripe.requests_to("GET", f"{CHECKOUT}/{payment.stripe_session_id}"))
+
+    client = login(getattr(world, who))
+    page = client.get(f"/payments/card/cancelled?payment={payment.id}")
+
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert session["url"] not in text and "checkout.stripe.test" not in text
+    assert f"/payments/card/{payment.id}/abandon" not in text
+    # and Stripe is not asked for it on their visits
+    assert len(card.stripe.requests_to("GET", f"{CHECKOUT}/{payment.stripe_session_id}")) == asked
+
+
+def test_an_order_chosen_twice_is_paid_once(db, world, card):
+    order = world.order_in(db, "received")
+    owed = services.outstanding(db, order)
+
+    response = card.pay(order, order)
+
+    payment = card.last_payment()
+    assert response.headers["Location"] == card.stripe.sessions[payment.stripe_session_id]["url"]
+    assert payment.order_ids == [order.id] and payment.amount == owed
+    [request] = card.stripe.requests_to("POST", CHECKOUT)
+    assert len(request.params["line_items"]) == 1
+    assert payments_count(db) == 1
+
+
 def test_giving_up_a_page_that_was_paid_after_all_records_the_payment(db, world, card):
     order = world.order_in(db, "received")
     card.pay(order)

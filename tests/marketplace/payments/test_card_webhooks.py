@@ -1,18 +1,21 @@
 """Stripe's signed webhooks: verified on the raw body, stored once, applied exactly once and
-in any order; a success always wins."""
+in any order; a success always wins, or is held for finance when it can no longer apply."""
 
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from marketplace.budgets.models import BudgetEntry, BudgetLine
+from marketplace.finance import exceptions
+from marketplace.finance.queries import FinanceScope
 from marketplace.ordering.states import OrderStatus
 from marketplace.payments import card as card_rail
-from marketplace.payments import services
+from marketplace.payments import card_events, services, stripe_gateway
 from marketplace.payments.models import PaymentStatus, StripeEvent
-from tests.fakes.stripe_server import fee_for
+from tests.fakes.stripe_server import fee_for, sign
 from tests.marketplace.payments.conftest import WEBHOOK
 
 
@@ -33,6 +36,13 @@ def start(db, world, card, quantity: int = 10):  # type: ignore[no-untyped-def]
     order = world.order_in(db, "received", quantity=quantity)
     card.pay(order)
     return order, card.last_payment()
+
+
+def open_exceptions(db, kind: str):  # type: ignore[no-untyped-def]
+    found = exceptions.find_exceptions(
+        db, FinanceScope(None), today=services.jakarta_today(), payment_due_days=14
+    )
+    return [item for item in found.open if item.kind == kind]
 
 
 def test_a_completed_checkout_pays_the_orders_and_leaves_the_budget_alone(db, world, card):
@@ -131,7 +141,7 @@ def test_a_failure_delivered_after_the_success_changes_nothing(db, world, card):
     assert "changes nothing" in stored_events(db)[-1].outcome
 
 
-def test_a_success_delivered_after_the_failure_still_wins(db, world, card):
+def test_a_success_after_a_decline_on_the_same_page_pays(db, world, card):
     order, payment = start(db, world, card)
     declined = card.stripe.fail(payment.stripe_session_id, deliver=False)
     paid = card.stripe.complete(payment.stripe_session_id, deliver=False)
@@ -141,25 +151,49 @@ def test_a_success_delivered_after_the_failure_still_wins(db, world, card):
     db.refresh(payment)
     db.refresh(order)
     assert payment.status is PaymentStatus.SUCCEEDED
+    assert payment.failure_reason == ""  # the decline stays in the audit trail
     assert order.status is OrderStatus.PAID
-    assert card.audit_count("payment.fail") == 1
+    assert card.audit_count("payment.decline", payment.id) == 1
+    assert card.audit_count("payment.fail") == 0
     assert card.audit_count("payment.succeed") == 1
 
 
-def test_a_declined_card_fails_the_payment_and_the_order_is_payable_again(db, world, card):
+def test_a_declined_card_leaves_stripes_page_open_for_another_card(db, world, card):
+    """Checkout keeps the payer on its page after a decline: payment_intent.payment_failed
+    comes for every declined attempt, and only the page's expiry ends the payment."""
     order, payment = start(db, world, card)
+    session_id = payment.stripe_session_id
 
-    card.stripe.fail(payment.stripe_session_id, message="Your card has insufficient funds.")
+    card.stripe.fail(session_id, message="Your card has insufficient funds.")
 
     db.refresh(payment)
     db.refresh(order)
-    assert payment.status is PaymentStatus.FAILED
+    assert payment.status is PaymentStatus.PENDING
     assert payment.failure_reason == "Your card has insufficient funds."
     assert order.status is OrderStatus.RECEIVED
+    assert services.pending_card_payment(db, order.id).id == payment.id
+    assert card.stripe.sessions[session_id]["status"] == "open"
+    assert card.stripe.requests_to("POST", f"/v1/checkout/sessions/{session_id}/expire") == []
+    assert card.audit_count("payment.decline", payment.id) == 1
+    assert card.audit_count("payment.fail") == 0
+    [event] = stored_events(db)
+    assert event.outcome.startswith(f"payment {payment.id} declined")
+    page = card.client.get(f"/payments/card/return?payment={payment.id}").get_data(as_text=True)
+    assert "Waiting for Stripe" in page and "insufficient funds" in page
+
+    card.stripe.fail(session_id, message="Your card was declined.")
+
+    db.refresh(payment)
+    assert payment.status is PaymentStatus.PENDING
+    assert payment.failure_reason == "Your card was declined."
+    assert card.audit_count("payment.decline", payment.id) == 2
+
+    card.stripe.expire(session_id)
+
+    db.refresh(payment)
+    assert payment.status is PaymentStatus.EXPIRED
     assert services.pending_card_payment(db, order.id) is None
     assert services.outstanding(db, order) == payment.amount
-    # Stripe's page is closed, so that it cannot be paid on top of a new attempt
-    assert card.stripe.sessions[payment.stripe_session_id]["status"] == "expired"
     page = card.client.get(f"/payments/card/return?payment={payment.id}")
     assert "did not go through" in page.get_data(as_text=True)
 
@@ -167,6 +201,74 @@ def test_a_declined_card_fails_the_payment_and_the_order_is_payable_again(db, wo
 
     again = card.last_payment()
     assert again.id != payment.id and again.status is PaymentStatus.PENDING
+
+
+def test_a_delayed_payment_that_fails_ends_the_payment(db, world, card):
+    order, payment = start(db, world, card)
+    session = dict(card.stripe.sessions[payment.stripe_session_id])
+    session.update(status="complete", payment_status="unpaid")
+    event = card.stripe._event("checkout.session.async_payment_failed", session)
+
+    card.stripe.deliver(event)
+
+    db.refresh(payment)
+    assert payment.status is PaymentStatus.FAILED
+    assert payment.failure_reason == "payment failed"
+    assert services.pending_card_payment(db, order.id) is None
+    assert card.audit_count("payment.fail", payment.id) == 1
+
+
+def test_a_late_success_after_the_orders_were_paid_by_transfer_is_held(db, world, card):
+    order, payment = start(db, world, card)
+    session_id = payment.stripe_session_id
+    owed = services.outstanding(db, order)
+    card.stripe.fail(session_id)
+    card.stripe.expire(session_id)
+    db.refresh(payment)
+    assert payment.status is PaymentStatus.EXPIRED
+    # the treasurer pays the order by transfer instead
+    services.record_transfer(
+        db,
+        world.treasurer,
+        [order],
+        services.TransferDetails(
+            reference="SP2D-0001",
+            paid_on=services.jakarta_today(),
+            amount=owed,
+            payer_account="RKUD",
+        ),
+    )
+    db.commit()
+    # the payer's last try on Stripe's page went through after all; that news comes last
+    card.stripe.sessions[session_id]["status"] = "open"
+
+    completed, succeeded = card.stripe.complete(session_id)
+
+    db.expire_all()
+    assert payment.status is PaymentStatus.HELD
+    assert payment.failure_reason == "charged after the orders were paid another way"
+    assert payment.reference.startswith("ch_")  # finance can find the charge to refund
+    assert order.status is OrderStatus.PAID
+    # the vendor is not paid twice, and the order was paid once
+    assert services.amount_paid(db, order.id) == owed
+    assert card.audit_count("order.pay", order.id) == 1
+    assert card.audit_count("payment.succeed", payment.id) == 0
+    assert card.audit_count("payment.hold", payment.id) == 1
+    outcomes = {e.id: e.outcome for e in stored_events(db)}
+    assert outcomes[completed["id"]].startswith(f"held: payment {payment.id}")
+    assert outcomes[succeeded["id"]] == f"payment {payment.id} already held"
+    [held] = open_exceptions(db, "held_card_payment")
+    assert (held.subject, held.amount, held.agency_id) == (
+        f"payment:{payment.id}",
+        payment.amount,
+        world.agency.id,
+    )
+    assert [(e.endpoint, e.args) for e in held.evidence] == [
+        ("payments.payment", {"payment_id": payment.id})
+    ]
+    assert open_exceptions(db, "duplicate_payment") == []
+    page = card.client.get(f"/payments/card/return?payment={payment.id}")
+    assert "not applied to these orders" in page.get_data(as_text=True)
 
 
 def test_an_expired_session_expires_the_payment(db, world, card):
@@ -255,12 +357,12 @@ def test_events_about_something_else_are_stored_and_ignored(db, card):
 def test_an_event_that_failed_to_apply_is_kept_and_applied_later(db, world, card, app, monkeypatch):
     order, payment = start(db, world, card)
     completed, _succeeded = card.stripe.complete(payment.stripe_session_id, deliver=False)
-    real_apply = card_rail.apply_event
+    real_apply = card_events.apply_event
 
     def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(card_rail, "apply_event", crash)
+    monkeypatch.setattr(card_events, "apply_event", crash)
     [failed] = card.stripe.deliver(completed)
 
     assert failed.status == 500  # Stripe will deliver it again
@@ -269,7 +371,7 @@ def test_an_event_that_failed_to_apply_is_kept_and_applied_later(db, world, card
     db.refresh(payment)
     assert payment.status is PaymentStatus.PENDING
 
-    monkeypatch.setattr(card_rail, "apply_event", real_apply)
+    monkeypatch.setattr(card_events, "apply_event", real_apply)
     db.commit()
     result = app.test_cli_runner().invoke(args=["payments", "process-events"])
 
@@ -286,8 +388,10 @@ def test_an_event_that_failed_to_apply_is_kept_and_applied_later(db, world, card
     assert card.audit_count("payment.succeed") == 1
 
 
-def test_an_amount_that_differs_from_the_payment_is_held_not_paid(db, world, card):
-    _order, payment = start(db, world, card)
+def test_an_amount_that_differs_from_the_payment_is_held_and_the_order_payable_again(
+    db, world, card
+):
+    order, payment = start(db, world, card)
     session = dict(card.stripe.sessions[payment.stripe_session_id])
     session.update(status="complete", payment_status="paid", amount_total=100)
     event = card.stripe._event("checkout.session.completed", session)
@@ -295,8 +399,48 @@ def test_an_amount_that_differs_from_the_payment_is_held_not_paid(db, world, car
     card.stripe.deliver(event)
 
     db.refresh(payment)
-    assert payment.status is PaymentStatus.PENDING
+    db.refresh(order)
+    assert payment.status is PaymentStatus.HELD
+    assert "Stripe reports 100 idr" in payment.failure_reason
     assert stored_events(db)[0].outcome.startswith(f"held: payment {payment.id}")
+    assert order.status is OrderStatus.RECEIVED
+    assert services.pending_card_payment(db, order.id) is None
+    assert card.audit_count("payment.hold", payment.id) == 1
+    [held] = open_exceptions(db, "held_card_payment")
+    assert held.subject == f"payment:{payment.id}"
+    # the order does not wait for finance: it can be paid again
+    card.pay(order)
+    assert card.last_payment().id != payment.id
+
+
+def test_a_tolerance_of_zero_still_refuses_old_timestamps(db, world, card, app, monkeypatch):
+    # the library would skip the timestamp check altogether with 0
+    monkeypatch.setitem(app.config, "STRIPE_WEBHOOK_TOLERANCE", 0)
+    _order, payment = start(db, world, card)
+    completed, _succeeded = card.stripe.complete(payment.stripe_session_id, deliver=False)
+
+    [old] = card.stripe.deliver(completed, timestamp=int(time.time()) - 301)
+
+    assert old.status == 400
+    assert "timestamp" in old.body
+    assert stored_events(db) == []
+    [recent] = card.stripe.deliver(completed)
+    assert recent.status == 200
+
+
+@pytest.mark.parametrize(
+    ("configured", "used"),
+    [(0, 300), (-5, 300), ("0", 300), ("", 300), (None, 300), ("soon", 300), (600, 600)],
+)
+def test_the_webhook_tolerance_is_never_below_one_second(configured, used):
+    assert stripe_gateway.webhook_tolerance(configured) == used
+
+
+def test_verifying_with_a_zero_tolerance_checks_the_timestamp():
+    body = b'{"id": "evt_1", "type": "customer.created"}'
+    header = sign(body, "whsec_x", int(time.time()) - 301)
+    with pytest.raises(stripe_gateway.WebhookRejected, match="timestamp"):
+        stripe_gateway.verify_webhook(body, header, "whsec_x", 0)
 
 
 def test_without_a_webhook_secret_the_endpoint_does_not_exist(app, client, no_stripe):
