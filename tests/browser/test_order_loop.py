@@ -139,9 +139,7 @@ def test_vendor_lists_requester_orders_approver_approves_vendor_delivers_approve
     treasurer.get_by_role("link", name="Pembayaran").click()
     treasurer.get_by_role("button", name="Bayar pesanan yang dipilih melalui transfer").click()
     net = 28 * 42_000 - 28 * 42_000 * 4 // 100  # no NPWP: 4% withheld
-    expect(treasurer.get_by_label("Nilai yang ditransfer (Rp)", exact=True)).to_have_value(
-        str(net)
-    )
+    expect(treasurer.get_by_label("Nilai yang ditransfer (Rp)", exact=True)).to_have_value(str(net))
     treasurer.get_by_label("Referensi transfer (nomor SP2D)", exact=True).fill("SP2D-0042")
     treasurer.get_by_label("Dibayar dari rekening", exact=True).fill("RKUD DKI")
     treasurer.get_by_label("Nomor bukti potong pajak", exact=True).fill("BP-23-0042")
