@@ -27,8 +27,23 @@ from marketplace.payments.models import Payment
 from tests.support import pay_by_transfer
 
 ROOT = Path(__file__).parents[3]
-SCHEMA_DIR = Path(os.environ.get("OCDS_SCHEMA_DIR", ROOT.parent / "shared/data/ocds-1.1.5"))
+#: the schemas shared beside the checkout when present, else the copy kept in tests/data
+SHARED_SCHEMAS = ROOT.parent / "shared/data/ocds-1.1.5"
+SCHEMA_DIR = Path(
+    os.environ.get(
+        "OCDS_SCHEMA_DIR",
+        SHARED_SCHEMAS if SHARED_SCHEMAS.is_dir() else ROOT / "tests/data/ocds-1.1.5",
+    )
+)
 FEED = "/open-data/ocds/releases.json"
+
+
+def test_the_kept_copy_of_the_schemas_is_the_shared_one():
+    if not SHARED_SCHEMAS.is_dir():
+        pytest.skip("no shared copy beside this checkout")
+    for name in ("release-package-schema.json", "release-schema.json"):
+        kept = (ROOT / "tests/data/ocds-1.1.5" / name).read_bytes()
+        assert kept == (SHARED_SCHEMAS / name).read_bytes()
 
 
 # Validation against the schemas, resolved locally --------------------------------------
