@@ -7,10 +7,10 @@ from typing import Any
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 
-from marketplace import db, i18n, search
+from marketplace import db, http_security, i18n, search
 from marketplace.config import DEFAULT_SECRET_KEY, PROJECT_ROOT, config_for_environment
 from marketplace.errors import DomainError
-from marketplace.extensions import babel, csrf, login_manager
+from marketplace.extensions import babel, csrf, limiter, login_manager
 
 
 def create_app(config: dict[str, Any] | type | None = None) -> Flask:
@@ -27,12 +27,14 @@ def create_app(config: dict[str, Any] | type | None = None) -> Flask:
         if config:
             app.config.from_mapping(config)
     _refuse_unsafe_production_config(app)
+    http_security.install(app)  # headers, proxy fix, request logs, /healthz and /readyz
 
     db.init_app(app)
     search.install(app, app.extensions["db_sessionmaker"])
     i18n.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
     csrf.init_app(app)
+    limiter.init_app(app)
     _init_login(app)
     _register_blueprints(app)
     _register_error_handlers(app)

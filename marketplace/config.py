@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +15,13 @@ DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 (refu
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name)
     return int(raw) if raw not in (None, "") else default
+
+
+def _bool_env(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    return raw in ("1", "true", "yes", "on")
 
 
 class Config:
@@ -36,6 +44,16 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = True
+    #: a working day; only sessions marked permanent last beyond the browser's own session
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    #: reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are trusted;
+    #: 0 trusts none (the app faces the client directly). Set it to the real count: a higher
+    #: number lets clients forge their address and make plain HTTP look like HTTPS.
+    PROXY_FIX_HOPS = _int_env("EORDER_PROXY_FIX_HOPS", 0)
+    #: where forms may be sent besides this site (the card rail's 303 to Stripe Checkout)
+    CSP_FORM_ACTION_SOURCES: tuple[str, ...] = ("https://checkout.stripe.com",)
+    #: one JSON object per log line on stdout, with a line per request (docs/operations.md)
+    LOG_JSON = _bool_env("EORDER_LOG_JSON", False)
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = 8 * 3600
 
@@ -73,6 +91,15 @@ class Config:
     #: seconds a webhook's signature timestamp may be old
     STRIPE_WEBHOOK_TOLERANCE = _int_env("STRIPE_WEBHOOK_TOLERANCE", 300)
 
+    #: Redis for rate-limit counters shared between app nodes; empty means each node counts alone
+    REDIS_URL = os.environ.get("REDIS_URL", "")
+    RATELIMIT_STORAGE_URI = REDIS_URL or "memory://"
+    RATELIMIT_ENABLED = True
+    #: log-in attempts per client address and e-mail address
+    LOGIN_RATE_LIMIT = os.environ.get("EORDER_LOGIN_RATE_LIMIT", "5 per minute;20 per hour")
+    #: log-in attempts per client address, whatever the e-mail (an office shares one address)
+    LOGIN_IP_RATE_LIMIT = os.environ.get("EORDER_LOGIN_IP_RATE_LIMIT", "30 per minute;300 per hour")
+
     DEBUG = False
     TESTING = False
     ENV_NAME = "development"
@@ -91,10 +118,16 @@ class TestingConfig(Config):
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    #: the suite logs in a lot; the log-in security tests switch it on for their own app
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+    LOG_JSON = False  # tests read records through caplog
+    PROXY_FIX_HOPS = 0
 
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    LOG_JSON = _bool_env("EORDER_LOG_JSON", True)
 
 
 CONFIGS: dict[str, type[Config]] = {
