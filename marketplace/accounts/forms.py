@@ -13,10 +13,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
 from catalog.models import BusinessScale, BusinessType
-from marketplace.accounts.services import MIN_PASSWORD_LENGTH
+from marketplace.accounts.passwords import MIN_PASSWORD_LENGTH
 from marketplace.taxes.services import REGIONAL_TAX_NUMBER_PATTERN
 
 REQUIRED = _l("This field is required.")
+TOO_SHORT = _l("Use at least %(n)d characters for the password.", n=MIN_PASSWORD_LENGTH)
 
 
 class LoginForm(FlaskForm):
@@ -29,7 +30,11 @@ class VendorRegistrationForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=MIN_PASSWORD_LENGTH, message=TOO_SHORT),
+            Length(max=200),
+        ],
         description=_l("At least 12 characters."),
     )
     confirm = PasswordField(
@@ -109,7 +114,11 @@ class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)])
     new_password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=MIN_PASSWORD_LENGTH, message=TOO_SHORT),
+            Length(max=200),
+        ],
         description=_l("At least 12 characters."),
     )
     confirm = PasswordField(
@@ -124,7 +133,11 @@ class StaffUserForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
     password = PasswordField(
         _l("Initial password"),
-        validators=[DataRequired(REQUIRED), Length(min=MIN_PASSWORD_LENGTH, max=200)],
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=MIN_PASSWORD_LENGTH, message=TOO_SHORT),
+            Length(max=200),
+        ],
         description=_l("At least 12 characters. Give it to the person privately."),
     )
     agency_id = SelectField(_l("Agency"), coerce=int, validators=[Optional()])

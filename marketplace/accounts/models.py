@@ -88,6 +88,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     #: bumped on password change so that every other session of the user ends
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: failed log-ins since the last successful one; from the fifth on, the account locks
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    #: log-ins are refused until then, whatever the password (backoff after failures)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

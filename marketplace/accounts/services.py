@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
@@ -22,12 +25,20 @@ from marketplace.accounts.models import (
     Role,
     User,
 )
+from marketplace.accounts.passwords import check_password_strength
 from marketplace.audit.services import record_event
 from marketplace.errors import Conflict, DomainError, PermissionDenied
 from marketplace.permissions import has_permission
 from marketplace.taxes.services import normalise_regional_tax_number
 
-MIN_PASSWORD_LENGTH = 12
+#: failed log-ins in a row after which the account locks, whatever the client's address
+LOCKOUT_THRESHOLD = 5
+#: the first lock; each further failure doubles it, up to LOCKOUT_MAX
+LOCKOUT_BASE = timedelta(minutes=1)
+LOCKOUT_MAX = timedelta(hours=1)
+
+login_log = logging.getLogger("marketplace.accounts.login")
+
 # A hash to compare against when the email is unknown, so that a wrong email and a wrong
 # password take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
@@ -40,14 +51,6 @@ def normalise_email(raw: str) -> str:
         raise DomainError(_l("Enter a valid email address."), field="email") from None
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(
-            _l("Use at least %(n)d characters for the password.", n=MIN_PASSWORD_LENGTH),
-            field="password",
-        )
-
-
 def _ensure_email_free(session: Session, email: str) -> None:
     if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
         raise Conflict(_l("An account with this email already exists."), field="email")
@@ -57,17 +60,92 @@ def find_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (same answer for both faults)."""
+def email_digest(email: str) -> str:
+    """A stable pseudonym of an e-mail address for logs and rate-limit keys."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What became of one log-in attempt; `outcome` is what the log records."""
+
+    user: User | None
+    outcome: str  # "success", "bad_credentials", "inactive", "locked" (refused unchecked)
+    locked_until: datetime | None = None
+
+
+def lockout_period(failed_logins: int) -> timedelta:
+    """1, 2, 4, ... minutes from the LOCKOUT_THRESHOLD-th failure on, never over LOCKOUT_MAX."""
+    doublings = max(failed_logins - LOCKOUT_THRESHOLD, 0)
+    if doublings >= 10:  # far beyond the cap; avoids huge powers
+        return LOCKOUT_MAX
+    return min(LOCKOUT_BASE * 2**doublings, LOCKOUT_MAX)
+
+
+def attempt_login(
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    ip: str = "",
+    now: datetime | None = None,
+) -> LoginAttempt:
+    """Check the password unless the account is locked; count failures, lock with backoff.
+
+    The same answer comes for an unknown e-mail and a wrong password, and in the same time.
+    """
+    now = now or utcnow()
     user = find_user_by_email(session, email)
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.is_active:
-        return None
-    user.last_login_at = utcnow()
+        attempt = LoginAttempt(None, "bad_credentials")
+    elif user.locked_until is not None and user.locked_until > now:
+        check_password_hash(_DUMMY_HASH, password)
+        attempt = LoginAttempt(None, "locked", user.locked_until)
+    elif not check_password_hash(user.password_hash, password):
+        attempt = _count_failure(session, user, now)
+    elif not user.is_active:
+        attempt = LoginAttempt(None, "inactive")
+    else:
+        user.failed_logins = 0
+        user.locked_until = None
+        user.last_login_at = now
+        session.flush()
+        attempt = LoginAttempt(user, "success")
+    login_log.info(
+        "login attempt email=%s ip=%s outcome=%s", email_digest(email), ip or "-", attempt.outcome
+    )
+    return attempt
+
+
+def _count_failure(session: Session, user: User, now: datetime) -> LoginAttempt:
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins < LOCKOUT_THRESHOLD:
+        session.flush()
+        return LoginAttempt(None, "bad_credentials")
+    user.locked_until = now + lockout_period(user.failed_logins)
     session.flush()
-    return user
+    record_event(
+        session,
+        None,
+        "user.lockout",
+        "user",
+        user.id,
+        after={"failed_logins": user.failed_logins, "locked_until": user.locked_until.isoformat()},
+    )
+    login_log.warning(
+        "account locked user_id=%s failed_logins=%s until=%s",
+        user.id,
+        user.failed_logins,
+        user.locked_until.isoformat(),
+    )
+    # this attempt was answered like any wrong password; the next ones find the lock
+    return LoginAttempt(None, "bad_credentials", user.locked_until)
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same answer for both faults)."""
+    return attempt_login(session, email, password).user
 
 
 @dataclass(frozen=True)
@@ -96,7 +174,7 @@ class VendorRegistration:
 def register_vendor(session: Session, data: VendorRegistration) -> User:
     """A small business signs itself up; the curator verifies it before it can sell."""
     email = normalise_email(data.email)
-    check_password_strength(data.password)
+    check_password_strength(data.password, email=email, name=data.name)
     _ensure_email_free(session, email)
     required = (
         "name",
@@ -177,7 +255,7 @@ def create_staff_user(session: Session, curator: User, data: NewStaffUser) -> Us
     if not has_permission(curator, "user:manage"):
         raise PermissionDenied(_l("Only a curator can create users."))
     email = normalise_email(data.email)
-    check_password_strength(data.password)
+    check_password_strength(data.password, email=email, name=data.name)
     _ensure_email_free(session, email)
     if not data.name.strip():
         raise DomainError(_l("This field is required."), field="name")
@@ -220,7 +298,7 @@ def create_staff_user(session: Session, curator: User, data: NewStaffUser) -> Us
 def change_password(session: Session, user: User, current: str, new: str) -> None:
     if not check_password_hash(user.password_hash, current):
         raise DomainError(_l("The current password is not correct."), field="current_password")
-    check_password_strength(new)
+    check_password_strength(new, email=user.email, name=user.name, field="new_password")
     if current == new:
         raise DomainError(
             _l("Choose a password different from the current one."), field="new_password"

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+import math
+import time
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from catalog.models import BusinessScale, BusinessType
@@ -11,6 +24,7 @@ from marketplace.accounts import services
 from marketplace.accounts.forms import ChangePasswordForm, LoginForm, VendorRegistrationForm
 from marketplace.db import get_session
 from marketplace.errors import DomainError
+from marketplace.extensions import limiter
 from marketplace.security import safe_next_url
 from marketplace.web import show_error
 
@@ -26,20 +40,68 @@ def _start_session(user) -> None:  # type: ignore[no-untyped-def]
     login_user(user)
 
 
+def _login_key() -> str:
+    """One client address trying one e-mail address (pseudonymised, as in the logs)."""
+    return f"{get_remote_address()}|{services.email_digest(request.form.get('email', ''))}"
+
+
+def _rate_limits_off() -> bool:
+    # Checked per app: the limiter object is shared by every app made in one process (tests).
+    return not current_app.config.get("RATELIMIT_ENABLED", True)
+
+
+def _throttled(retry_at: float) -> tuple[str, int, dict[str, str]]:
+    """The same page for a throttled client and a locked account: nothing tells them apart."""
+    seconds = max(retry_at - time.time(), 1)
+    # the limiter rounds its reset time up by a second or so: "1 minute", not "2 minutes"
+    minutes = max(math.ceil((seconds - 2) / 60), 1)
+    page = render_template("errors/429.html", minutes=minutes)
+    return page, 429, {"Retry-After": str(math.ceil(seconds))}
+
+
+@bp.errorhandler(429)
+def _too_many_attempts(error):  # type: ignore[no-untyped-def]
+    current = limiter.current_limit
+    retry_at = current.reset_at if current is not None else time.time() + 60
+    services.login_log.info(
+        "login attempt email=%s ip=%s outcome=throttled",
+        services.email_digest(request.form.get("email", "")),
+        request.remote_addr or "-",
+    )
+    return _throttled(retry_at)
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT"],
+    key_func=_login_key,
+    methods=["POST"],
+    exempt_when=_rate_limits_off,
+    scope="email",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_IP_RATE_LIMIT"],
+    methods=["POST"],
+    exempt_when=_rate_limits_off,
+    scope="ip",
+)
 def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
         db = get_session()
-        user = services.authenticate(db, form.email.data or "", form.password.data or "")
-        if user is None:
+        attempt = services.attempt_login(
+            db, form.email.data or "", form.password.data or "", ip=request.remote_addr or ""
+        )
+        db.commit()  # failures count and locks hold whatever the outcome
+        if attempt.outcome == "locked" and attempt.locked_until is not None:
+            return _throttled(attempt.locked_until.timestamp())
+        if attempt.user is None:
             form.form_errors.append(_("The email or password is not correct."))
         else:
-            db.commit()
-            _start_session(user)
-            flash(_("Welcome, %(name)s.", name=user.name), "success")
+            _start_session(attempt.user)
+            flash(_("Welcome, %(name)s.", name=attempt.user.name), "success")
             return redirect(safe_next_url(request.args.get("next"), url_for("main.home")))
     return render_template("accounts/login.html", form=form), 200 if not form.errors else 400
 
