@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 PORT ?= 5000
 
-.PHONY: run test lint format translations extract-messages clean
+.PHONY: run test lint security format translations extract-messages clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +35,13 @@ run: $(VENV)/.runtime translations
 	$(FLASK) catalog sync-search
 	EORDER_DEMO=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.dev security
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# Static security analysis: fails on any high-severity finding.
+security: $(VENV)/.dev
+	$(VENV)/bin/bandit -c pyproject.toml -r marketplace catalog -lll
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
