@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
@@ -17,6 +19,41 @@ def register_cli(app: Flask) -> None:
 
         upgrade(get_engine())
         click.echo("Database is up to date.")
+
+    @app.cli.command("backup")
+    @click.option(
+        "--to",
+        "target",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Directory to write the backup into (default: instance/backups).",
+    )
+    def backup_command(target: Path | None) -> None:
+        """Back up the database and the uploaded files, with a manifest of row counts."""
+        from marketplace.backup import backup
+        from marketplace.config import INSTANCE_DIR
+
+        result = backup(
+            get_engine(),
+            current_app.config["DATABASE_URL"],
+            Path(current_app.config["UPLOAD_DIR"]),
+            target or INSTANCE_DIR / "backups",
+        )
+        rows = sum(result.row_counts.values())
+        click.echo(f"Backup written to {result.directory} ({rows} rows).")
+
+    @app.cli.command("backup-check")
+    @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+    def backup_check(directory: Path) -> None:
+        """After a restore: compare this database with a backup's manifest (exit 1 if not)."""
+        from marketplace.backup import verify_restore
+
+        problems = verify_restore(directory, get_engine())
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            raise SystemExit(1)
+        click.echo("The database holds what the backup holds.")
 
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Only seed when the database has no users.")
