@@ -309,6 +309,13 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     record_event(session, user, "user.change_password", "user", user.id)
 
 
+def end_all_sessions(session: Session, user: User) -> None:
+    """Log the user out of every browser: their sessions carry the old version."""
+    user.session_version += 1
+    session.flush()
+    record_event(session, user, "user.logout", "user", user.id)
+
+
 def verify_vendor(session: Session, curator: User, vendor: Vendor) -> Vendor:
     if not has_permission(curator, "vendor:verify"):
         raise PermissionDenied(_l("Only a curator can verify vendors."))

@@ -109,6 +109,9 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @login_required
 def logout():  # type: ignore[no-untyped-def]
+    db = get_session()
+    services.end_all_sessions(db, current_user)  # logging out here logs out everywhere
+    db.commit()
     logout_user()
     lang = session.get("lang")
     session.clear()

@@ -253,3 +253,19 @@ def test_curator_cannot_give_a_common_initial_password(client, db, login, world)
     assert response.status_code == 400
     assert "This password is too common" in response.get_data(as_text=True)
     assert user_count(db) == before
+
+
+def test_logging_out_ends_the_other_sessions_too(app, client, login, db, world):
+    from tests.support import PASSWORD
+
+    db.commit()
+    other_browser = app.test_client()
+    other_browser.test_session = db  # type: ignore[attr-defined]
+    response = other_browser.post(
+        "/login", data={"email": world.approver.email, "password": PASSWORD}
+    )
+    assert response.status_code == 302
+    assert other_browser.get("/approvals").status_code == 200
+    login(world.approver)
+    client.post("/logout")
+    assert other_browser.get("/approvals").status_code == 302  # sent to log in again
