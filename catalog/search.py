@@ -2,6 +2,8 @@
 
 The index is a cache of the database. Callers update it only AFTER their database commit, and
 nothing here raises on a failed write: it logs, returns False, and the next `sync` repairs it.
+When the index cannot be read (corrupt or missing files), `search` raises `SearchUnavailable`
+and callers answer from `database_search` instead; `rebuild` starts a fresh index in its place.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from operator import add, neg
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session, lazyload
-from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.index import Index, LockError
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import FileIndex, Index, LockError
 from whoosh.matching import Matcher
 from whoosh.reading import IndexReader
 from whoosh.writing import CLEAR, SegmentWriter
@@ -75,9 +77,16 @@ SATURATION = 3.0
 EXACT_NAME_BONUS = 1000.0
 BATCH_SIZE = 500
 WATERMARK_FILE = "catalog-sync-watermark"
+#: Whoosh's name for the one index in the directory, and the lock every writer of it takes.
+INDEX_NAME = "MAIN"
+WRITE_LOCK = f"{INDEX_NAME}_WRITELOCK"
 #: A row's updated_at is set at flush, and it becomes visible only at commit, possibly after a
 #: sync started. Re-reading this much history each sync catches such late commits.
 SYNC_OVERLAP = timedelta(minutes=5)
+
+
+class SearchUnavailable(Exception):
+    """The index cannot be read now; answer from `database_search` until it is rebuilt."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,8 @@ class _Request:
 class CatalogIndex:
     """The search index of orderable products, in one directory shared by all processes."""
 
-    def __init__(self, ix: Index, directory: Path, lock_timeout: float) -> None:
+    def __init__(self, ix: Index | None, directory: Path, lock_timeout: float) -> None:
+        # None while the files cannot be opened: every use tries again, `rebuild` starts afresh.
         self._ix = ix
         self._directory = directory
         self._lock_timeout = lock_timeout
@@ -137,17 +147,38 @@ class CatalogIndex:
         """Open the index in `path`, creating an empty one if there is none.
 
         `lock_timeout` is how long a write waits for another process's writer to finish.
+        A broken index (unreadable table of contents, segments without one) is not an error
+        here: searches raise `SearchUnavailable` until `rebuild` replaces it.
         """
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        # Use this code's schema, not the one pickled in the index, so that changed analysis
-        # applies to new writes (and to everything after `rebuild`).
-        schema = build_schema()
-        if whoosh_index.exists_in(str(directory)):
-            ix = whoosh_index.open_dir(str(directory), schema=schema)
-        else:
-            ix = whoosh_index.create_in(str(directory), schema)
+        try:
+            ix = _open_existing(directory) or _create(directory)
+        except Exception:
+            log.exception("search index in %s cannot be opened; rebuild it", directory)
+            ix = None
         return cls(ix, directory, lock_timeout)
+
+    @staticmethod
+    def check(path: str | os.PathLike[str]) -> None:
+        """Raise `SearchUnavailable` if the index in `path` cannot be read; a directory with no
+        index yet is fine (the first use creates one)."""
+        directory = Path(path)
+        try:
+            if directory.exists() and not directory.is_dir():
+                raise NotADirectoryError(f"search index path {directory} is not a directory")
+            ix = _open_existing(directory)
+            if ix is None:
+                return
+            with _closing_on_failure(ix), ix.reader() as reader:
+                for leaf, _offset in reader.leaf_readers():
+                    leaf.doc_count_all()
+                    if leaf.segment() is not None:
+                        next(iter(leaf.all_stored_fields()), None)
+        except SearchUnavailable:
+            raise
+        except Exception as error:
+            raise SearchUnavailable(f"search index in {directory}: {error!r}") from error
 
     def close(self) -> None:
         with self._lock:
@@ -203,10 +234,14 @@ class CatalogIndex:
             with_facets=with_facets,
         )
         with self._lock:
-            reader, columns = self._current()
-            result = _run(reader, columns, request)
-            if text.strip() and result.total < FEW_RESULTS:
-                result = _with_suggestion(reader, columns, request, result)
+            try:
+                reader, columns = self._current()
+                result = _run(reader, columns, request)
+                if text.strip() and result.total < FEW_RESULTS:
+                    result = _with_suggestion(reader, columns, request, result)
+            except Exception as error:
+                self._forget_reader()
+                raise SearchUnavailable(f"search index in {self._directory}: {error!r}") from error
             return result
 
     def indexed_ids(self) -> set[int]:
@@ -224,15 +259,32 @@ class CatalogIndex:
                 for d in columns.live
             }
 
+    def _index(self) -> Index:
+        if self._ix is None:
+            self._ix = _open_existing(self._directory)
+            if self._ix is None:
+                raise SearchUnavailable(f"no search index in {self._directory}")
+        return self._ix
+
+    def _forget_reader(self) -> None:
+        # After a failed read nothing cached can be trusted; the next use opens afresh.
+        if self._reader is not None:
+            with contextlib.suppress(Exception):
+                self._reader.close()
+        self._reader, self._columns = None, None
+        self._segments.clear()
+
     def _current(self) -> tuple[IndexReader, _Columns]:
         # A commit by any process makes the reader stale; a fresh one is opened rather than
         # "refreshed": in whoosh-reloaded 2.7.5, Searcher.refresh() reuses segment readers
         # that keep showing deleted documents, and brings back segments a CLEAR commit dropped.
-        if self._reader is not None and self._reader.generation() != self._ix.latest_generation():
+        ix = self._index()
+        if self._reader is not None and self._reader.generation() != ix.latest_generation():
             self._reader.close()
             self._reader, self._columns = None, None
         if self._reader is None:
-            self._reader = self._ix.reader()
+            with _closing_on_failure(ix):
+                self._reader = ix.reader()
         if self._columns is None:
             self._columns = self._load_columns(self._reader)
         return self._reader, self._columns
@@ -294,9 +346,12 @@ class CatalogIndex:
     def rebuild(self, session: Session) -> bool:
         """Replace the index with every orderable product in the database.
 
-        Searches see the old index until the single final commit.
+        Searches see the old index until the single final commit. An index that cannot be
+        read is first replaced by an empty one.
         """
         started = utcnow()
+        if not self._readable() and not self._start_afresh():
+            return False
         query = (
             _orderable_products()
             .order_by(None)
@@ -368,6 +423,37 @@ class CatalogIndex:
             return False
         return True
 
+    def _readable(self) -> bool:
+        with self._lock:
+            try:
+                self._current()
+            except Exception:
+                self._forget_reader()
+                log.warning("search index in %s cannot be read", self._directory, exc_info=True)
+                return False
+            return True
+
+    def _start_afresh(self) -> bool:
+        """Replace an unreadable index by an empty one, holding the writers' lock meanwhile."""
+        lock = FileStorage(str(self._directory)).lock(WRITE_LOCK)
+        deadline = time.monotonic() + self._lock_timeout
+        while not lock.acquire(blocking=False):
+            if time.monotonic() > deadline:
+                log.warning("search index locked; cannot replace the unreadable index now")
+                return False
+            time.sleep(0.05)
+        try:
+            with self._lock:
+                self._forget_reader()
+                self._ix = _create(self._directory)
+        except Exception:
+            log.exception("search index: cannot start a new index in %s", self._directory)
+            return False
+        finally:
+            lock.release()
+        log.warning("search index in %s was unreadable; started a new one", self._directory)
+        return True
+
     def _acquire_writer(self, what: str) -> SegmentWriter | None:
         # Whoosh allows one writer per index across processes. Another one usually finishes
         # within milliseconds, so wait a little, backing off, rather than fail at once.
@@ -375,7 +461,7 @@ class CatalogIndex:
         delay = 0.01
         while True:
             try:
-                return self._ix.writer()
+                return self._index().writer()
             except LockError:
                 if time.monotonic() + delay > deadline:
                     log.warning("search index locked; %s skipped until the next sync", what)
@@ -401,6 +487,117 @@ class CatalogIndex:
             temporary.replace(target)
         except OSError:
             log.exception("search index: cannot save the sync watermark; next sync redoes more")
+
+
+class _Storage(FileStorage):
+    """Whoosh's file storage, able to close what a failed read left open.
+
+    Whoosh leaves a file open when it cannot parse it (a corrupt table of contents or
+    segment); the files opened during a read that fails are closed here instead.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._tracking = threading.local()
+
+    def open_file(self, name: str, **kwargs: Any) -> Any:
+        opened = super().open_file(name, **kwargs)
+        files = getattr(self._tracking, "files", None)
+        if files is not None:
+            files.append(opened)
+        return opened
+
+    @contextlib.contextmanager
+    def closing_on_failure(self) -> Iterator[None]:
+        self._tracking.files = files = []
+        try:
+            yield
+        except BaseException:
+            for opened in files:
+                with contextlib.suppress(Exception):
+                    opened.close()
+            raise
+        finally:
+            self._tracking.files = None
+
+
+def _closing_on_failure(ix: Index) -> contextlib.AbstractContextManager[None]:
+    storage = getattr(ix, "storage", None)
+    if isinstance(storage, _Storage):
+        return storage.closing_on_failure()
+    return contextlib.nullcontext()
+
+
+def _create(directory: Path) -> Index:
+    return FileIndex.create(_Storage(str(directory)), build_schema(), INDEX_NAME)
+
+
+def _open_existing(directory: Path) -> Index | None:
+    """The index in `directory`, None if there is none; raises if it is there but unreadable."""
+    if not directory.is_dir():
+        return None
+    names = os.listdir(directory)
+    if not any(n.startswith(f"_{INDEX_NAME}_") and n.endswith(".toc") for n in names):
+        if any(n.endswith(".seg") for n in names):
+            raise SearchUnavailable(f"search index in {directory} has lost its table of contents")
+        return None
+    # This code's schema, not the one pickled in the index, so that changed analysis applies
+    # to new writes (and to everything after `rebuild`).
+    storage = _Storage(str(directory))
+    with storage.closing_on_failure():
+        return FileIndex(storage, schema=build_schema(), indexname=INDEX_NAME)
+
+
+def database_search(
+    session: Session,
+    text: str = "",
+    *,
+    category: str | None = None,
+    tags: Collection[str] = (),
+    price_min: int | None = None,
+    price_max: int | None = None,
+    district: str | None = None,
+    scale: str | None = None,
+    deliverable_within_hours: int | None = None,
+    sort: Sort = "relevance",
+    page: int = 1,
+    page_size: int = 24,
+) -> SearchResult:
+    """What `CatalogIndex.search` answers, from a plain database query, for when the index
+    cannot be read: every word must appear in the name, description, vendor or category of an
+    orderable product; the filters apply; no facets, no "did you mean", relevance is newest."""
+    query = orderable_products_query(text, category or "")
+    if price_min is not None:
+        query = query.where(Product.price >= price_min)
+    if price_max is not None:
+        query = query.where(Product.price <= price_max)
+    if district:
+        query = query.where(Vendor.district == district)
+    if scale:
+        query = query.where(Vendor.scale == scale)
+    if deliverable_within_hours is not None:
+        query = query.where(Product.lead_time_hours <= deliverable_within_hours)
+    order = {
+        "price_asc": (Product.price, Product.id),
+        "price_desc": (Product.price.desc(), Product.id),
+        "rating": (
+            case(
+                (Vendor.rating_count > 0, Vendor.rating_stars_total * 10 / Vendor.rating_count),
+                else_=0,
+            ).desc(),
+            Product.id,
+        ),
+    }.get(sort, (Product.created_at.desc(), Product.id.desc()))
+    rows = session.execute(
+        query.with_only_columns(Product.id, Product.tags).order_by(None).order_by(*order)
+    ).all()
+    wanted = set(tags)
+    ids = [product_id for product_id, its in rows if wanted <= set(its or ())]
+    page_size = max(1, page_size)
+    pages = max(1, math.ceil(len(ids) / page_size))
+    page = min(max(1, page), pages)
+    start = (page - 1) * page_size
+    return SearchResult(ids=ids[start : start + page_size], total=len(ids), page=page, pages=pages)
 
 
 def product_document(product: Product) -> ProductDocument:

@@ -48,8 +48,8 @@ def check_database() -> None:
 
 
 def check_search_index() -> None:
-    # Opened afresh (not the process's cached index) so that a broken directory shows now.
-    CatalogIndex.open(current_app.config["SEARCH_INDEX_DIR"]).close()
+    # Read afresh (not the process's cached index) so that a broken directory shows now.
+    CatalogIndex.check(current_app.config["SEARCH_INDEX_DIR"])
 
 
 def _redis_command(stream: socket.socket, *parts: str) -> bytes:

@@ -3,6 +3,7 @@ vendor's page with its ratings, punctuality and products."""
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from flask import Blueprint, abort, render_template, request, url_for
@@ -16,13 +17,20 @@ from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
 from catalog.models import BusinessScale, DietaryTag, Product, Vendor
-from catalog.search import LEAD_TIME_BUCKETS, PRICE_BUCKETS, SORTS
+from catalog.search import (
+    LEAD_TIME_BUCKETS,
+    PRICE_BUCKETS,
+    SORTS,
+    SearchUnavailable,
+    database_search,
+)
 from catalog.services import categories, orderable_products_query
 from marketplace.db import get_session
 from marketplace.permissions import can_manage_listings, has_any_permission, has_permission
 from marketplace.ratings.services import rating_distribution, recent_ratings
 from marketplace.search import catalog_index
 
+log = logging.getLogger(__name__)
 bp = Blueprint("shop", __name__, url_prefix="/catalog")
 PAGE_SIZE = 24
 #: comments shown on a vendor's page
@@ -87,19 +95,26 @@ def index():  # type: ignore[no-untyped-def]
     db = get_session()
     params = _search_params()
     bucket = next((b for b in PRICE_BUCKETS if b.key == params["price"]), None)
-    result = catalog_index().search(
-        str(params["q"]),
+    criteria = dict(
         category=str(params["category"]) or None,
-        tags=list(params["tags"]),  # type: ignore[arg-type]
+        tags=list(params["tags"]),  # type: ignore[call-overload]
         price_min=bucket.price_min if bucket else None,
         price_max=bucket.price_max if bucket else None,
         district=str(params["district"]) or None,
         scale=str(params["scale"]) or None,
-        deliverable_within_hours=params["within"],  # type: ignore[arg-type]
-        sort=params["sort"],  # type: ignore[arg-type]
+        deliverable_within_hours=params["within"],
+        sort=params["sort"],
         page=int(params["page"]),  # type: ignore[call-overload]
         page_size=PAGE_SIZE,
     )
+    simple_search = False
+    try:
+        result = catalog_index().search(str(params["q"]), **criteria)  # type: ignore[arg-type]
+    except SearchUnavailable:
+        # The page still answers, from the database; `flask catalog reindex` repairs the index.
+        log.warning("search index unreadable; catalogue searched in the database", exc_info=True)
+        result = database_search(db, str(params["q"]), **criteria)  # type: ignore[arg-type]
+        simple_search = True
     found = {
         p.id: p
         for p in db.scalars(
@@ -115,6 +130,7 @@ def index():  # type: ignore[no-untyped-def]
         "shop/index.html",
         products=products,
         result=result,
+        simple_search=simple_search,
         params=params,
         categories=category_names,
         price_buckets=PRICE_BUCKETS,

@@ -10,7 +10,7 @@ import pytest
 from whoosh import index as whoosh_index
 
 from catalog.models import BusinessScale, ProductStatus, ReviewState, VendorStatus
-from catalog.search import CatalogIndex
+from catalog.search import CatalogIndex, SearchUnavailable, database_search
 from catalog.search_analysis import build_document
 from tests.support import CategoryFactory, ProductFactory, VendorFactory, bind_factories
 
@@ -598,3 +598,90 @@ def test_a_failing_write_is_logged_not_raised(built, catalogue, monkeypatch, cap
 
     assert "disk full" in caplog.text
     assert built.search("").total == len(CORPUS)
+
+
+# A broken index ------------------------------------------------------------------------------
+
+
+def _break(path):
+    for file in path.iterdir():
+        if file.is_file():
+            file.write_bytes(b"\x00garbage\x00" * 16)
+    (path / "_MAIN_9999.toc").write_bytes(b"half a table of contents")
+
+
+def test_an_unreadable_index_says_so_and_rebuild_starts_it_afresh(built, db, catalogue, caplog):
+    path = built._directory
+    _break(path)
+
+    with pytest.raises(SearchUnavailable):
+        built.search("nasi")
+    with pytest.raises(SearchUnavailable):
+        CatalogIndex.check(path)
+    assert CatalogIndex.open(path).search is not None  # opening a broken index never raises
+
+    with caplog.at_level(logging.WARNING, logger="catalog.search"):
+        assert built.rebuild(db)
+
+    assert "started a new one" in caplog.text
+    CatalogIndex.check(path)
+    assert built.search("").total == len(CORPUS)
+    assert len(found(built, catalogue, "rendang")) == 1
+
+
+def test_segments_without_a_table_of_contents_are_not_taken_for_an_empty_index(built, db):
+    path = built._directory
+    for toc in path.glob("_MAIN_*.toc"):
+        toc.unlink()
+
+    with pytest.raises(SearchUnavailable):
+        CatalogIndex.check(path)
+    with pytest.raises(SearchUnavailable):
+        CatalogIndex.open(path).search("")
+    assert built.rebuild(db)
+    assert built.search("").total == len(CORPUS)
+
+
+def db_found(db, catalogue, text="", **filters):
+    return names(catalogue, database_search(db, text, page_size=100, **filters).ids)
+
+
+def test_the_database_search_needs_every_word_in_name_description_vendor_or_category(db, catalogue):
+    assert sorted(db_found(db, catalogue, "ayam bakar")) == [
+        "Nasi Box Ayam Bakar",
+        "Nasi Box Ayam Bakar Madu",
+    ]
+    assert sorted(db_found(db, catalogue, "betawi tumpeng")) == ["Tumpeng Nasi Kuning Isi 20 Orang"]
+    assert db_found(db, catalogue, "beverages susu") == ["Kopi Susu Gula Aren 1 Liter"]
+    assert db_found(db, catalogue, "100%_") == []
+    assert len(db_found(db, catalogue)) == len(CORPUS)
+
+
+def test_the_database_search_applies_the_filters_and_sorts(db, catalogue):
+    assert sorted(db_found(db, catalogue, category="tumpeng")) == [
+        "Tumpeng Mini Nasi Uduk",
+        "Tumpeng Nasi Kuning Isi 20 Orang",
+    ]
+    assert sorted(db_found(db, catalogue, tags=["vegan", "low_sugar"])) == [
+        "Buah Potong Segar",
+        "Jus Jeruk Segar 1 Liter",
+    ]
+    cheap = db_found(db, catalogue, price_min=0, price_max=20_000, district="Tebet")
+    assert sorted(cheap) == ["Buah Potong Segar", "Snack Box Tradisional Isi 3"]
+    assert sorted(db_found(db, catalogue, "nasi", scale="small", deliverable_within_hours=24)) == [
+        "Nasi Box Ayam Bakar"
+    ]
+    prices = [catalogue[n].price for n in db_found(db, catalogue, "box", sort="price_asc")]
+    assert prices == sorted(prices)
+    assert db_found(db, catalogue, sort="newest")[0] == CORPUS[-1][0]
+
+
+def test_the_database_search_pages_without_overlap_and_hides_unorderable_products(db, catalogue):
+    catalogue["Nasi Box Rendang Sapi"].status = ProductStatus.PAUSED
+    db.flush()
+    pages = [database_search(db, "", page=n, page_size=6) for n in (1, 2, 3, 4)]
+    seen = [i for page in pages[:3] for i in page.ids]
+    assert [p.total for p in pages] == [len(CORPUS) - 1] * 4
+    assert pages[0].pages == 3 and pages[3].page == 3  # past the end: the last page
+    assert len(seen) == len(set(seen)) == len(CORPUS) - 1
+    assert catalogue["Nasi Box Rendang Sapi"].id not in seen
