@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from marketplace import home as sections
+from marketplace.accounts.models import Role
 from marketplace.db import get_session
-from marketplace.ordering.models import Order
-from marketplace.ordering.services import approval_queue, cart_orders, visible_orders_query
-from marketplace.ordering.states import OrderStatus
-from marketplace.permissions import has_any_permission
+from marketplace.i18n import current_locale
 from marketplace.security import safe_next_url
+from marketplace.web import order_rules, today_in_jakarta
 
 bp = Blueprint("main", __name__)
+
+AGENCY_APPROVERS = {Role.APPROVER, Role.BUDGET_HOLDER}
+VENDOR_PEOPLE = {Role.VENDOR_OWNER, Role.VENDOR_STAFF}
 
 
 @bp.get("/")
@@ -21,29 +24,26 @@ def home():  # type: ignore[no-untyped-def]
     if not current_user.is_authenticated:
         return render_template("main/welcome.html")
     db = get_session()
-    counts = dict(
-        db.execute(
-            visible_orders_query(current_user)
-            .with_only_columns(Order.status, func.count())
-            .group_by(Order.status)
-        ).all()
-    )
-    queue = (
-        approval_queue(db, current_user)
-        if has_any_permission(current_user, "order:approve")
-        or has_any_permission(current_user, "order:approve_second")
-        else []
-    )
-    cart = cart_orders(db, current_user) if has_any_permission(current_user, "order:submit") else []
-    recent = list(db.scalars(visible_orders_query(current_user).order_by(Order.id.desc()).limit(8)))
-    return render_template(
-        "main/home.html",
-        counts=counts,
-        queue=queue,
-        cart=cart,
-        recent=recent,
-        statuses=OrderStatus,
-    )
+    roles = current_user.all_roles
+    rules = order_rules()
+    today = today_in_jakarta()
+    context: dict[str, object] = {"today": today}
+    if Role.REQUESTER in roles:
+        context["requester"] = sections.requester_home(db, current_user)
+    if roles & AGENCY_APPROVERS:
+        context["approver"] = sections.approver_home(db, current_user, rules.receipt_due_days)
+    if roles & VENDOR_PEOPLE:
+        context["vendor"] = sections.vendor_home(db, current_user, today, rules.payment_due_days)
+    if Role.TREASURER in roles:
+        context["treasurer"] = sections.treasurer_home(db, current_user, rules.payment_due_days)
+    if Role.FINANCE in roles:
+        context["finance"] = sections.finance_home(
+            db, current_user, today, rules.payment_due_days, current_locale()
+        )
+    if Role.CURATOR in roles:
+        context["curator"] = sections.curator_home(db)
+    context["auditor"] = Role.AUDITOR in roles
+    return render_template("main/home.html", **context)
 
 
 @bp.post("/language")
