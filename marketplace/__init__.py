@@ -72,6 +72,7 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import marketplace.accounts.security_views  # noqa: F401 (routes on the accounts blueprint)
     from marketplace.accounts.views import bp as accounts_bp
     from marketplace.admin.views import bp as admin_bp
     from marketplace.api.account_views import bp as api_tokens_bp

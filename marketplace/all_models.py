@@ -10,7 +10,7 @@ from catalog.models import (
     VendorClosedDay,
     VendorDocument,
 )
-from marketplace.accounts.models import Agency, AgencyAddress, Membership, User
+from marketplace.accounts.models import Agency, AgencyAddress, Membership, RecoveryCode, User
 from marketplace.api.models import ApiToken
 from marketplace.audit.models import AuditEvent
 from marketplace.budgets.models import BudgetEntry, BudgetLine
@@ -58,6 +58,7 @@ __all__ = [
     "PriceChange",
     "Product",
     "ProductPhoto",
+    "RecoveryCode",
     "Refund",
     "StripeEvent",
     "TaxRule",

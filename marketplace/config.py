@@ -54,6 +54,17 @@ class Config:
     CSP_FORM_ACTION_SOURCES: tuple[str, ...] = ("https://checkout.stripe.com",)
     #: one JSON object per log line on stdout, with a line per request (docs/operations.md)
     LOG_JSON = _bool_env("EORDER_LOG_JSON", False)
+    #: "remember me on this device": how long the cookie lasts; logging out anywhere, a new
+    #: password or "log out everywhere" revokes it (it carries the user's session version)
+    REMEMBER_COOKIE_DURATION = timedelta(days=_int_env("EORDER_REMEMBER_DAYS", 14))
+    #: roles whose holders must log in with a second factor (TOTP); others may choose to.
+    #: Comma-separated role names; empty requires it of nobody.
+    TWO_FACTOR_REQUIRED_ROLES = os.environ.get("EORDER_2FA_REQUIRED_ROLES", "")
+    #: the name authenticator apps show next to the code
+    TWO_FACTOR_ISSUER = os.environ.get("EORDER_2FA_ISSUER", "e-Order")
+    #: minutes after a log-in (or a password confirmation) within which approving, paying and
+    #: changing budgets go through without asking for the password again
+    RECENT_LOGIN_MINUTES = _int_env("EORDER_RECENT_LOGIN_MINUTES", 30)
     MAX_CONTENT_LENGTH = 12 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = 8 * 3600
 
@@ -127,6 +138,11 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    #: in production the people who approve, hold budgets, pay, reconcile and curate use a
+    #: second factor unless the deployment says otherwise
+    TWO_FACTOR_REQUIRED_ROLES = os.environ.get(
+        "EORDER_2FA_REQUIRED_ROLES", "approver,budget_holder,treasurer,finance,curator"
+    )
     LOG_JSON = _bool_env("EORDER_LOG_JSON", True)
 
 

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     PasswordField,
     SelectField,
@@ -23,6 +24,36 @@ TOO_SHORT = _l("Use at least %(n)d characters for the password.", n=MIN_PASSWORD
 class LoginForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED)])
     password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED)])
+    remember = BooleanField(
+        _l("Keep me logged in on this device"),
+        description=_l("Only on a device no one else uses. Logging out ends it."),
+    )
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(REQUIRED), Length(max=20)],
+        description=_l(
+            "The 6-digit code your authenticator app shows now, or one of your recovery codes."
+        ),
+    )
+
+
+class TwoFactorSetupForm(FlaskForm):
+    code = StringField(
+        _l("Code from the app"),
+        validators=[DataRequired(REQUIRED), Length(max=20)],
+        description=_l("The 6 digits the app shows for e-Order."),
+    )
+    password = PasswordField(_l("Your password"), validators=[DataRequired(REQUIRED)])
+
+
+class TwoFactorChangeForm(FlaskForm):
+    """Switching two-step log-in off or making new recovery codes: both factors again."""
+
+    password = PasswordField(_l("Your password"), validators=[DataRequired(REQUIRED)])
+    code = StringField(_l("Code from the app"), validators=[DataRequired(REQUIRED), Length(max=20)])
 
 
 class VendorRegistrationForm(FlaskForm):

@@ -70,7 +70,9 @@ class LoginAttempt:
     """What became of one log-in attempt; `outcome` is what the log records."""
 
     user: User | None
-    outcome: str  # "success", "bad_credentials", "inactive", "locked" (refused unchecked)
+    #: "success", "password_ok" (a second factor is still due), "bad_credentials",
+    #: "inactive", "locked" (refused unchecked)
+    outcome: str
     locked_until: datetime | None = None
 
 
@@ -106,16 +108,30 @@ def attempt_login(
         attempt = _count_failure(session, user, now)
     elif not user.is_active:
         attempt = LoginAttempt(None, "inactive")
+    elif user.has_two_factor:
+        # The password was right, but failures keep counting until the second factor is too:
+        # knowing the password must not reset the lock that guards the codes.
+        attempt = LoginAttempt(user, "password_ok")
     else:
-        user.failed_logins = 0
-        user.locked_until = None
-        user.last_login_at = now
-        session.flush()
+        complete_login(session, user, now)
         attempt = LoginAttempt(user, "success")
     login_log.info(
         "login attempt email=%s ip=%s outcome=%s", email_digest(email), ip or "-", attempt.outcome
     )
     return attempt
+
+
+def complete_login(session: Session, user: User, now: datetime | None = None) -> None:
+    """Every factor was right: the failure count and any lock are cleared."""
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now or utcnow()
+    session.flush()
+
+
+def count_failed_login(session: Session, user: User, now: datetime | None = None) -> LoginAttempt:
+    """A wrong password or second factor of a known user: counted, locking with backoff."""
+    return _count_failure(session, user, now or utcnow())
 
 
 def _count_failure(session: Session, user: User, now: datetime) -> LoginAttempt:
@@ -143,9 +159,17 @@ def _count_failure(session: Session, user: User, now: datetime) -> LoginAttempt:
     return LoginAttempt(None, "bad_credentials", user.locked_until)
 
 
+def check_password(user: User, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (same answer for both faults)."""
-    return attempt_login(session, email, password).user
+    """The active user with this email and password, or None (same answer for both faults).
+
+    A user with two-factor log-in is never authenticated by a password alone.
+    """
+    attempt = attempt_login(session, email, password)
+    return attempt.user if attempt.outcome == "success" else None
 
 
 @dataclass(frozen=True)
@@ -314,6 +338,13 @@ def end_all_sessions(session: Session, user: User) -> None:
     user.session_version += 1
     session.flush()
     record_event(session, user, "user.logout", "user", user.id)
+
+
+def end_other_sessions(session: Session, user: User) -> None:
+    """Log the user out of every other browser and device ("keep me logged in" included)."""
+    user.session_version += 1
+    session.flush()
+    record_event(session, user, "user.end_other_sessions", "user", user.id)
 
 
 def verify_vendor(session: Session, curator: User, vendor: Vendor) -> Vendor:

@@ -18,10 +18,12 @@ from flask import (
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 
 from catalog.models import BusinessScale, BusinessType
 from marketplace.accounts import services
 from marketplace.accounts.forms import ChangePasswordForm, LoginForm, VendorRegistrationForm
+from marketplace.accounts.recent import mark_recent
 from marketplace.db import get_session
 from marketplace.errors import DomainError
 from marketplace.extensions import limiter
@@ -31,13 +33,14 @@ from marketplace.web import show_error
 bp = Blueprint("accounts", __name__)
 
 
-def _start_session(user) -> None:  # type: ignore[no-untyped-def]
+def _start_session(user, remember: bool = False) -> None:  # type: ignore[no-untyped-def]
     """Log in with a fresh session, so that a session id planted beforehand is worthless."""
     lang = session.get("lang")
     session.clear()
     if lang:
         session["lang"] = lang
-    login_user(user)
+    login_user(user, remember=remember)
+    mark_recent()
 
 
 def _login_key() -> str:
@@ -99,11 +102,28 @@ def login():  # type: ignore[no-untyped-def]
             return _throttled(attempt.locked_until.timestamp())
         if attempt.user is None:
             form.form_errors.append(_("The email or password is not correct."))
+        elif attempt.outcome == "password_ok":  # the second factor is still due
+            session["pending_login"] = {
+                "user": attempt.user.get_id(),
+                "at": int(time.time()),
+                "remember": bool(form.remember.data),
+                "next": safe_next_url(request.args.get("next"), url_for("main.home")),
+            }
+            return redirect(url_for("accounts.second_factor"))
         else:
-            _start_session(attempt.user)
+            _start_session(attempt.user, remember=bool(form.remember.data))
             flash(_("Welcome, %(name)s.", name=attempt.user.name), "success")
             return redirect(safe_next_url(request.args.get("next"), url_for("main.home")))
     return render_template("accounts/login.html", form=form), 200 if not form.errors else 400
+
+
+def _keep_this_session() -> None:
+    """After the user's session version moved: this browser carries on, the others end."""
+    remembered = bool(
+        request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME))
+    )
+    login_user(current_user._get_current_object(), remember=remembered)
+    mark_recent()
 
 
 @bp.post("/logout")
@@ -186,7 +206,7 @@ def change_password():  # type: ignore[no-untyped-def]
             show_error(form, error)
         else:
             db.commit()
-            login_user(current_user._get_current_object())  # this session carries on
+            _keep_this_session()
             flash(
                 _("Your password has been changed. Other sessions have been logged out."), "success"
             )

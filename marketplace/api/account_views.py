@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from catalog.db import utcnow
+from marketplace.accounts.recent import recent_login_required
 from marketplace.api import tokens
 from marketplace.api.forms import NewTokenForm
 from marketplace.db import get_session
@@ -40,6 +41,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.post("/")
 @login_required
+@recent_login_required
 def create():  # type: ignore[no-untyped-def]
     form = NewTokenForm()
     if not form.validate_on_submit():

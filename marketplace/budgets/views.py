@@ -8,6 +8,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 
 from marketplace.accounts.models import Agency
+from marketplace.accounts.recent import recent_login_required
 from marketplace.budgets import services
 from marketplace.budgets.forms import AllocationForm, CloseYearForm, NewLineForm
 from marketplace.db import get_session
@@ -52,6 +53,7 @@ def _managed_agencies(db):  # type: ignore[no-untyped-def]
 
 @bp.route("/new", methods=["GET", "POST"])
 @permission_required("budget:manage")
+@recent_login_required
 def new_line():  # type: ignore[no-untyped-def]
     db = get_session()
     form = NewLineForm()
@@ -83,6 +85,7 @@ def new_line():  # type: ignore[no-untyped-def]
 
 @bp.post("/<int:line_id>/allocation")
 @permission_required("budget:manage")
+@recent_login_required
 def change_allocation(line_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
     budget_line = services.get_visible_line(db, current_user, line_id)
@@ -111,6 +114,7 @@ def change_allocation(line_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/<int:line_id>/freeze")
 @permission_required("budget:manage")
+@recent_login_required
 def freeze(line_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
     budget_line = services.get_visible_line(db, current_user, line_id)
@@ -128,6 +132,7 @@ def freeze(line_id: int):  # type: ignore[no-untyped-def]
 
 @bp.route("/close-year", methods=["GET", "POST"])
 @permission_required("budget:manage")
+@recent_login_required
 def close_year():  # type: ignore[no-untyped-def]
     db = get_session()
     form = CloseYearForm()

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from werkzeug.datastructures import FileStorage
 
 from catalog.photos import photo_path
+from marketplace.accounts.recent import recent_login_required
 from marketplace.db import get_session
 from marketplace.delivery import services
 from marketplace.delivery.forms import DeliveryForm, DisputeForm
@@ -130,6 +131,7 @@ def _receipt_page(order: Order, action: OrderAction, errors: dict[int, str], sta
 
 @bp.route("/orders/<int:order_id>/receive", methods=["GET", "POST"])
 @login_required
+@recent_login_required
 def receive(order_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
     order = ordering.get_visible_order(db, current_user, order_id)

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 
 from catalog.db import utcnow
 from catalog.models import Product
+from marketplace.accounts.recent import recent_login_required
 from marketplace.audit.services import events_for
 from marketplace.budgets.services import chargeable_lines
 from marketplace.db import get_session
@@ -296,6 +297,7 @@ def _reason_or_back(order: Order) -> str | None:
 
 @bp.post("/orders/<int:order_id>/approve")
 @login_required
+@recent_login_required
 def approve(order_id: int):  # type: ignore[no-untyped-def]
     order = services.approve_order(
         get_session(), current_user, _order_for_action(order_id), version=_version()

@@ -20,6 +20,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from marketplace.accounts.recent import recent_login_required
 from marketplace.db import get_session
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.extensions import csrf
@@ -62,6 +63,7 @@ def _can_act_on(payment: Payment) -> bool:
 
 @bp.post("/payments/card")
 @permission_required("order:pay")
+@recent_login_required
 def start():  # type: ignore[no-untyped-def]
     gateway = _gateway()
     back = redirect(url_for("payments.index"), 303)

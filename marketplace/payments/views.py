@@ -20,6 +20,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from catalog import documents as stored_files
+from marketplace.accounts.recent import recent_login_required
 from marketplace.db import get_session
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.i18n import rupiah
@@ -138,12 +139,14 @@ def _record_transfer(orders: list[Order]):  # type: ignore[no-untyped-def]
 
 @bp.route("/orders/<int:order_id>/pay", methods=["GET", "POST"])
 @login_required
+@recent_login_required(on_get=True)
 def pay_order(order_id: int):  # type: ignore[no-untyped-def]
     return _record_transfer(_chosen_orders([order_id]))
 
 
 @bp.route("/payments/transfer", methods=["GET", "POST"])
 @permission_required("order:pay")
+@recent_login_required(on_get=True)
 def transfer():  # type: ignore[no-untyped-def]
     ids = request.values.getlist("orders", type=int)
     if not ids:
@@ -213,6 +216,7 @@ def proof(payment_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/payments/<int:payment_id>/refunds")
 @login_required
+@recent_login_required
 def refund(payment_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
     item = visible_payment(payment_id)
