@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 
 from marketplace import db, http_security, i18n, search
 from marketplace.config import DEFAULT_SECRET_KEY, PROJECT_ROOT, config_for_environment
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, register_database_outage_handler
 from marketplace.extensions import babel, csrf, limiter, login_manager
 
 
@@ -135,6 +135,8 @@ def _register_error_handlers(app: Flask) -> None:
         return page(
             400, _("The form expired or was sent from elsewhere. Go back, reload and try again.")
         )
+
+    register_database_outage_handler(app)  # 503 with Retry-After when the connection drops
 
     for code in (400, 403, 404, 405, 409, 413, 500):
 
