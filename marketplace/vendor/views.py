@@ -470,3 +470,6 @@ def import_products():  # type: ignore[no-untyped-def]
             return redirect(url_for("vendor.desk"))
     status = 400 if request.method == "POST" else 200
     return render_template("vendor/import.html", vendor=vendor, form=form, errors=errors), status
+
+
+from marketplace.vendor import kitchen  # noqa: E402, F401  (routes on this blueprint)
