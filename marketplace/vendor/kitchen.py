@@ -113,9 +113,11 @@ def parse_range(first_text: str | None, last_text: str | None, today: date) -> t
                 )
             ) from None
 
-    first = parse(first_text, today, _("From"))
+    first = parse(first_text, today, _("First day"))
     last = parse(
-        last_text, first + timedelta(days=1) if first_text else today + timedelta(days=1), _("To")
+        last_text,
+        first + timedelta(days=1) if first_text else today + timedelta(days=1),
+        _("Last day"),
     )
     if last < first:
         raise RangeError(_("The last day comes before the first; swap them."))

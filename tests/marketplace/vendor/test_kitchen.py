@@ -136,8 +136,8 @@ def test_visitors_are_sent_to_log_in(client, db):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("from=30-11-2026", "is not a date for “From”; write it as YYYY-MM-DD."),
-        ("from=2026-11-30&to=tomorrow", "is not a date for “To”; write it as YYYY-MM-DD."),
+        ("from=30-11-2026", "is not a date for “First day”; write it as YYYY-MM-DD."),
+        ("from=2026-11-30&to=tomorrow", "is not a date for “Last day”; write it as YYYY-MM-DD."),
         ("from=2026-12-05&to=2026-12-01", "The last day comes before the first; swap them."),
         ("from=2026-01-01&to=2026-03-01", "One sheet covers at most 31 days."),
     ],
