@@ -130,7 +130,10 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(payments_cli)
 
+    from marketplace.accounts.cli import users_cli
     from marketplace.audit.cli import audit_cli
+
+    app.cli.add_command(users_cli)
 
     app.cli.add_command(audit_cli)
 
