@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from marketplace.accounts.models import Agency, User
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
@@ -32,6 +32,7 @@ from marketplace.ordering.states import OrderStatus
 from marketplace.payments.models import (
     ExplainedException,
     Payment,
+    PaymentAllocation,
     PaymentRail,
     PaymentStatus,
     StripeEvent,
@@ -158,7 +159,11 @@ def payments_vs_stripe(
     payments = session.scalars(
         select(Payment)
         .where(scope.covers(Payment.agency_id), in_period(period, Payment.paid_on, is_date=True))
-        .options(joinedload(Payment.agency), joinedload(Payment.vendor))
+        .options(
+            joinedload(Payment.agency),
+            joinedload(Payment.vendor),
+            selectinload(Payment.allocations).joinedload(PaymentAllocation.order),
+        )
         .order_by(Payment.paid_on.desc(), Payment.id.desc())
     ).all()
     card = [_check_payment(p) for p in payments if p.rail is PaymentRail.CARD]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from flask import has_app_context
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from catalog.db import utcnow
 from marketplace.accounts.models import Membership, Role, User
@@ -162,6 +162,11 @@ def latest(session: Session, user: User, limit: int = 50) -> list[Notification]:
         session.scalars(
             select(Notification)
             .where(Notification.user_id == user.id)
+            .options(
+                selectinload(Notification.order).options(
+                    joinedload(Order.agency), joinedload(Order.vendor)
+                )
+            )
             .order_by(Notification.created_at.desc(), Notification.id.desc())
             .limit(limit)
         )
