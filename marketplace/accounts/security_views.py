@@ -35,8 +35,9 @@ _OPEN_WHILE_SETTING_UP = {
     "accounts.logout",
     "main.set_language",
     "static",
-    "health.healthz",
-    "health.readyz",
+    "health.alive",
+    "health.ready",
+    "main.health",
 }
 
 
@@ -47,9 +48,12 @@ def _required_setting() -> str:
 @bp.before_app_request
 def _require_second_factor_set_up():  # type: ignore[no-untyped-def]
     """Holders of roles that require two-step log-in set it up before anything else."""
-    if not current_user.is_authenticated or current_user.has_two_factor:
-        return None
+    # The cheap checks first: health probes and static files never load the user.
     if request.endpoint in _OPEN_WHILE_SETTING_UP or (request.endpoint or "").startswith("api."):
+        return None
+    if not _required_setting().strip():
+        return None
+    if not current_user.is_authenticated or current_user.has_two_factor:
         return None
     if not two_factor.is_required(current_user, _required_setting()):
         return None
