@@ -411,8 +411,8 @@ def add_rows(db, world, rounds: int) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("who", "sign_of_twenty"),
     [
-        ("requester", '<span class="counter">60</span>'),  # submitted, accepted, delivered
-        ("approver", '<span class="counter">20</span>'),
+        ("requester", '<span class="home-count">60</span>'),  # submitted, accepted, delivered
+        ("approver", '<span class="home-count">20</span>'),
         ("treasurer", "<dd>20</dd>"),
         ("vendor_owner", "20 of 500 portions"),
         ("finance", "<strong>20</strong>"),  # received, unpaid and past due
