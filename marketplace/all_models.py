@@ -1,5 +1,6 @@
 """Imports every model so that the metadata is complete (for Alembic and test set-up)."""
 
+from catalog.changes import CatalogChange
 from catalog.db import Base
 from catalog.models import (
     Category,
@@ -29,6 +30,7 @@ from marketplace.payments.models import (
 )
 from marketplace.ratings.models import VendorRating
 from marketplace.taxes.models import TaxRule
+from marketplace.worker.models import ScheduledJob
 
 metadata = Base.metadata
 
@@ -40,6 +42,7 @@ __all__ = [
     "Base",
     "BudgetEntry",
     "BudgetLine",
+    "CatalogChange",
     "Category",
     "ClosedPeriod",
     "DocumentCounter",
@@ -60,6 +63,7 @@ __all__ = [
     "ProductPhoto",
     "RecoveryCode",
     "Refund",
+    "ScheduledJob",
     "StripeEvent",
     "TaxRule",
     "User",

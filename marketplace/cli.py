@@ -131,6 +131,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(payments_cli)
 
     from marketplace.accounts.cli import users_cli
+    from marketplace.worker.cli import worker_command
+
+    app.cli.add_command(worker_command)
     from marketplace.audit.cli import audit_cli
 
     app.cli.add_command(users_cli)

@@ -1,5 +1,9 @@
 """Keeping the catalogue search index in step with the database, after each commit.
 
+Each commit that changes the catalogue also leaves rows in the change feed (catalog.changes):
+the node that made the change updates its own index at once, and every node's `flask worker`
+follows the feed into its own index.
+
 Whatever changes a listing (a vendor's edit, a curator's approval, a document's expiry, a
 vendor's verification) marks the products concerned during the flush; once the transaction
 commits they are re-indexed. An index failure never undoes the database change: it is
@@ -17,6 +21,7 @@ from flask import Flask, current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from catalog import changes
 from catalog.models import Category, Product, ProductPhoto, Vendor
 from catalog.search import CatalogIndex
 
@@ -72,12 +77,30 @@ def _forget_changes(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
+def _record_in_change_feed(session: Session) -> None:
+    """Leave the changes in the catalogue change feed, in the committing transaction, so that
+    every node's index follows them (see catalog.changes)."""
+    if session.in_nested_transaction():
+        return
+    session.flush()  # what the commit would flush is noted too
+    pending = session.info.get(_PENDING)
+    if not pending or not any(pending.values()):
+        return
+    changes.record(
+        session,
+        products=pending["products"],
+        vendors=pending["vendors"],
+        categories=pending["categories"],
+    )
+
+
 def install(app: Flask, factory: sessionmaker[Session]) -> None:
     """Index after every commit of sessions made by `factory`."""
     directory = app.config["SEARCH_INDEX_DIR"]
 
     event.listen(factory, "after_flush", _note_changes)
     event.listen(factory, "after_rollback", _forget_changes)
+    event.listen(factory, "before_commit", _record_in_change_feed)
 
     @event.listens_for(factory, "after_commit")
     def _index_after_commit(session: Session) -> None:

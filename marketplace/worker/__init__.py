@@ -1,0 +1,1 @@
+"""Background work: `flask worker` runs on any number of machines at once."""
