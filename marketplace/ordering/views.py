@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -25,7 +25,7 @@ from marketplace.ordering.forms import (
     CheckoutForm,
     ReasonForm,
 )
-from marketplace.ordering.models import Order
+from marketplace.ordering.models import Order, OrderLine
 from marketplace.ordering.services import JAKARTA
 from marketplace.ordering.states import OrderAction, OrderStatus, event_label, status_label
 from marketplace.permissions import (
@@ -47,6 +47,49 @@ PAGE_SIZE = 30
 # Cart ------------------------------------------------------------------------------
 
 
+def wants_json() -> bool:
+    """Whether the page's script asked for a JSON answer instead of a redirect."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def cart_summary(db, orders: list[Order] | None = None) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The cart's figures as the cart page shows them: each line, each vendor's subtotal,
+    the total and the number of items, for the page's script to update in place."""
+    if orders is None:
+        orders = services.cart_orders(db, current_user)
+    lines, vendors, total = [], [], 0
+    for order in orders:
+        subtotal = 0
+        for line in order.lines:
+            amount = line.product.price * line.quantity
+            subtotal += amount
+            lines.append(
+                {
+                    "id": line.id,
+                    "quantity": line.quantity,
+                    "total": amount,
+                    "total_text": rupiah(amount),
+                }
+            )
+        total += subtotal
+        vendors.append(
+            {"order_id": order.id, "subtotal": subtotal, "subtotal_text": rupiah(subtotal)}
+        )
+    return {
+        "lines": lines,
+        "orders": vendors,
+        "order_ids": ",".join(str(order.id) for order in orders),
+        "total": total,
+        "total_text": rupiah(total),
+        "count": len(lines),
+    }
+
+
+def json_refusal(message: object, status: int, line_id: int | None = None):  # type: ignore[no-untyped-def]
+    return jsonify(ok=False, message=str(message), line_id=line_id), status
+
+
 @bp.post("/cart/add/<int:product_id>")
 @permission_required("order:submit")
 def add_to_cart(product_id: int):  # type: ignore[no-untyped-def]
@@ -56,9 +99,20 @@ def add_to_cart(product_id: int):  # type: ignore[no-untyped-def]
         raise NotFound(_("No such product."))
     form = AddToCartForm()
     if not form.validate_on_submit():
+        if wants_json():
+            return json_refusal(form.quantity.errors[0] if form.quantity.errors else "", 400)
         return render_template(
             "shop/product.html", product=product, form=form, can_order=product.is_orderable
         ), 400
+    if wants_json():
+        try:
+            services.add_to_cart(db, current_user, product, form.quantity.data or 0)
+        except DomainError as error:
+            db.rollback()
+            return json_refusal(error.message, error.status_code)
+        db.commit()
+        message = _("%(name)s was added to your cart.", name=product.name)
+        return jsonify(ok=True, message=message, **cart_summary(db))
     services.add_to_cart(db, current_user, product, form.quantity.data or 0)
     db.commit()
     flash(_("%(name)s was added to your cart.", name=product.name), "success")
@@ -68,16 +122,36 @@ def add_to_cart(product_id: int):  # type: ignore[no-untyped-def]
 @bp.post("/cart/lines/<int:line_id>")
 @permission_required("order:submit")
 def update_cart_line(line_id: int):  # type: ignore[no-untyped-def]
+    """Change a line's quantity (zero removes it). The page's script sends the same form with
+    `Accept: application/json` and gets the cart's new figures, or the refusal, as JSON."""
     form = CartQuantityForm()
+    as_json = wants_json()
     if not form.validate_on_submit():
+        if as_json:
+            return json_refusal(form.quantity.errors[0], 400, line_id)
         for message in form.quantity.errors:
             flash(str(message), "error")
         return redirect(url_for("ordering.cart"))
     db = get_session()
-    services.set_cart_quantity(db, current_user, line_id, form.quantity.data or 0)
+    quantity = form.quantity.data or 0
+    if not as_json:
+        services.set_cart_quantity(db, current_user, line_id, quantity)
+        db.commit()
+        flash(_("Your cart was updated."), "success")
+        return redirect(url_for("ordering.cart"))
+    line = db.get(OrderLine, line_id)
+    name = line.product_name if line is not None else ""
+    try:
+        services.set_cart_quantity(db, current_user, line_id, quantity)
+    except DomainError as error:
+        db.rollback()
+        return json_refusal(error.message, error.status_code, line_id)
     db.commit()
-    flash(_("Your cart was updated."), "success")
-    return redirect(url_for("ordering.cart"))
+    if quantity == 0:
+        message = _("%(name)s was removed from your cart.", name=name)
+    else:
+        message = _("%(name)s: quantity %(quantity)d.", name=name, quantity=quantity)
+    return jsonify(ok=True, message=message, line_id=line_id, **cart_summary(db))
 
 
 def _checkout_form(db, orders: list[Order]) -> CheckoutForm:  # type: ignore[no-untyped-def]
