@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
-from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import format_decimal
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
@@ -24,6 +24,7 @@ from catalog.search import (
     SearchUnavailable,
     database_search,
 )
+from catalog.search_analysis import analyse_query
 from catalog.services import categories, orderable_products_query
 from marketplace.db import get_session
 from marketplace.permissions import can_manage_listings, has_any_permission, has_permission
@@ -35,6 +36,10 @@ bp = Blueprint("shop", __name__, url_prefix="/catalog")
 PAGE_SIZE = 24
 #: comments shown on a vendor's page
 RECENT_RATINGS = 10
+#: suggestions offered under the search box while the person types
+SUGGESTIONS = 8
+#: characters typed before suggestions are offered
+SUGGEST_MIN_CHARS = 2
 SORT_LABELS = {
     "relevance": _l("Best match"),
     "price_asc": _l("Price, low to high"),
@@ -140,6 +145,72 @@ def index():  # type: ignore[no-untyped-def]
         scales=BusinessScale,
         url=lambda **changes: catalogue_url(params, **changes),
     )
+
+
+def _name_starts_with(word: str):  # type: ignore[no-untyped-def]
+    """Products with a word of their name starting with `word` (the word being typed)."""
+    escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    name = func.lower(Product.name)
+    return or_(
+        name.like(f"{escaped}%", escape="\\"),
+        name.like(f"% {escaped}%", escape="\\"),
+    )
+
+
+@bp.get("/suggest")
+@login_required
+def suggest():  # type: ignore[no-untyped-def]
+    """Up to eight product names for what the person is typing in the search box, as JSON.
+
+    The catalogue search answers first (whole words, and its spelling correction); while the
+    last word is still being typed, names with a word starting with it fill the rest. Only
+    products that can be ordered now are offered, as on the catalogue page.
+    """
+    text = request.args.get("q", "").strip()[:100]
+    if len(text) < SUGGEST_MIN_CHARS:
+        return jsonify(query=text, suggestions=[])
+    db = get_session()
+    ids: list[int] = []
+    # Only words the search knows: punctuation or stop words alone would match everything.
+    if analyse_query(text):
+        try:
+            ids = catalog_index().search(text, page_size=SUGGESTIONS * 2, with_facets=False).ids
+        except SearchUnavailable:
+            log.warning("search index unreadable; suggestions from the database", exc_info=True)
+            ids = database_search(db, text, page_size=SUGGESTIONS * 2).ids
+    found = {
+        p.id: p
+        for p in db.scalars(
+            select(Product)
+            .where(Product.id.in_(ids))
+            .options(joinedload(Product.vendor), joinedload(Product.category))
+        ).unique()
+    }
+    products = [found[i] for i in ids if i in found and found[i].is_orderable]
+    words = text.split()
+    if len(products) < SUGGESTIONS and not request.args.get("q", "").endswith(" "):
+        typing = orderable_products_query(" ".join(words[:-1])).where(_name_starts_with(words[-1]))
+        products += [
+            p for p in db.scalars(typing.limit(SUGGESTIONS * 2)).unique() if p.is_orderable
+        ]
+    locale = str(get_locale() or "id")
+    suggestions: list[dict[str, object]] = []
+    seen: set[str] = set()
+    for item in products:
+        key = item.name.casefold()
+        if key in seen:
+            continue
+        seen.add(key)
+        suggestions.append(
+            {
+                "name": item.name,
+                "category": item.category.name_for(locale),
+                "url": url_for("shop.index", q=item.name),
+            }
+        )
+        if len(suggestions) == SUGGESTIONS:
+            break
+    return jsonify(query=text, suggestions=suggestions)
 
 
 @bp.get("/products/<int:product_id>")
