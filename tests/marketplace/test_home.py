@@ -77,7 +77,7 @@ def test_the_requester_sees_open_orders_first_the_budget_left_and_order_again(
     db.refresh(world.line)
     assert f"Rp {world.line.available:,}".replace(",", ".") in page
     assert "available of Rp 5.000.000" in page
-    assert 'class="bar-fill"' in page
+    assert 'class="meter-fill"' in page
     # the received order can go back into the cart in one step
     assert f'action="/orders/{received.id}/repeat"' in page
     assert f'action="/orders/{waiting.id}/repeat"' not in page
