@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,35 +17,32 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from catalog.db import utcnow
+from catalog.documents import DocumentData
 from catalog.models import Category, DietaryTag, Product, Vendor, VendorStatus
 from catalog.services import ListingData, approve_listing, create_listing
 from marketplace.accounts.models import Agency, Membership, Role, User
+from marketplace.admin import services as curation
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
-from marketplace.delivery import services as delivery_steps
 from marketplace.demo_data import (
     AGENCIES,
     CATEGORIES,
+    DOCUMENTS,
+    NEW_LISTINGS,
     ORDERS,
     PRODUCTS,
     PROVINCE_USERS,
     VENDORS,
-    DemoOrder,
+    DemoListing,
     DemoUser,
     DemoVendor,
 )
-from marketplace.ordering import services as ordering
-from marketplace.ordering.models import Order
-from marketplace.ordering.services import JAKARTA, CheckoutDetails, OrderRules
-from marketplace.ordering.states import OrderStatus
-from marketplace.payments import services as payments
-from marketplace.ratings import services as ratings
+from marketplace.demo_orders import OrderSteps
+from marketplace.ordering.services import JAKARTA, OrderRules
 from marketplace.taxes.defaults import install_default_tax_rules
+from marketplace.vendor import services as vendor_desk
 
 DEMO_PASSWORD = "demo-eorder-2026"  # noqa: S105 - shared by the demo users, printed on purpose
-
-#: how far before a past delivery the order was placed (longer than every lead time)
-PAST_ORDER_LEAD = timedelta(days=5)
 
 #: dietary tags by category: most catering is halal-certified; fruit and drinks are also
 #: vegetarian
@@ -56,30 +54,6 @@ DEMO_TAGS = {
 
 #: districts every demo vendor delivers to, besides its own (the agencies' offices)
 DELIVERY_DISTRICTS = ["Gambir", "Menteng", "Tanah Abang", "Setiabudi", "Kebayoran Baru"]
-
-#: what the demo's requesters write when they rate a vendor
-RATING_COMMENTS = {
-    5: "Tepat waktu, rasa enak, porsi sesuai. Peserta rapat puas.",
-    4: "Makanan enak, tetapi datang sedikit terlambat.",
-    3: "Sebagian pesanan kurang; sisanya baik.",
-}
-
-#: the lifecycle steps that lead from a submitted order to each status
-PATHS: dict[OrderStatus, tuple[str, ...]] = {
-    OrderStatus.SUBMITTED: (),
-    OrderStatus.APPROVED: ("approve",),
-    OrderStatus.ACCEPTED: ("approve", "accept"),
-    OrderStatus.DELIVERED: ("approve", "accept", "deliver"),
-    OrderStatus.RECEIVED: ("approve", "accept", "deliver", "receive"),
-    OrderStatus.PAID: ("approve", "accept", "deliver", "receive", "pay"),
-    OrderStatus.RECONCILED: ("approve", "accept", "deliver", "receive", "pay", "reconcile"),
-    OrderStatus.DISPUTED: ("approve", "accept", "deliver", "dispute"),
-    OrderStatus.REJECTED: ("reject",),
-    OrderStatus.RETURNED: ("return",),
-    OrderStatus.DECLINED: ("approve", "decline"),
-    OrderStatus.EXPIRED: ("approve", "expire"),
-    OrderStatus.CANCELLED: ("cancel",),
-}
 
 _ROLE_NAMES = {  # short, for the terminal table
     Role.VENDOR_OWNER: "Vendor owner",
@@ -166,12 +140,16 @@ def seed(session: Session, config: Mapping[str, Any]) -> None:
         split_purchase_threshold=config["SPLIT_PURCHASE_THRESHOLD"],
     )
     install_default_tax_rules(session)  # migrations seed them; a database emptied since has none
-    _Seeder(session, rules, utcnow()).run()
+    documents_dir = Path(config["UPLOAD_DIR"]) / "documents"
+    _Seeder(session, rules, utcnow(), documents_dir).run()
 
 
-class _Seeder:
-    def __init__(self, session: Session, rules: OrderRules, now: datetime) -> None:
+class _Seeder(OrderSteps):
+    def __init__(
+        self, session: Session, rules: OrderRules, now: datetime, documents_dir: Path
+    ) -> None:
         self.session = session
+        self.documents_dir = documents_dir
         self.rules = rules
         self.now = now
         self.today = now.astimezone(JAKARTA).date()
@@ -189,6 +167,7 @@ class _Seeder:
         self._vendors()
         self._products(categories)
         self._users()
+        self._paperwork()
         for spec in ORDERS:
             self._order(spec)
         self.session.flush()
@@ -313,164 +292,78 @@ class _Seeder:
             self.users[data.email] = user
         self.session.flush()
 
-    # Orders ----------------------------------------------------------------------------
+    # What the curator and the vendors still have to look at ----------------------------
 
-    def _person(self, agency_key: str, mailbox: str) -> User:
-        return self.users[f"{mailbox}@{agency_key}.demo.go.id"]
-
-    def _order(self, spec: DemoOrder) -> Order:
-        requester = self._person(spec.agency, spec.requester)
-        orders = [
-            ordering.add_to_cart(self.session, requester, self.products[(spec.vendor, name)], qty)
-            for name, qty in spec.items
-        ]
-        order = orders[-1]  # one vendor, so one cart order
-        status = OrderStatus(spec.status)
-        if status is OrderStatus.CART:
-            return order
-
-        delivery_date = self.today + timedelta(days=spec.day)
-        delivery = datetime.combine(delivery_date, spec.at, tzinfo=JAKARTA)
-        # An order delivered in the past was placed a few days before its delivery.
-        placed = self.now if delivery > self.now else delivery - PAST_ORDER_LEAD
-        line = self._line(spec.agency, spec.account_code, delivery_date.year)
-        details = CheckoutDetails(
-            budget_line_id=line.id,
-            activity_name=spec.activity,
-            delivery_date=delivery_date,
-            delivery_time=spec.at,
-            delivery_address=spec.address,
-            headcount=spec.headcount,
-            delivery_district="Gambir",
-            delivery_until=(delivery + timedelta(minutes=30)).time(),
-            recipient_name=requester.name,
-            recipient_phone="021-3822-255",
-            notes=spec.notes,
-        )
-        [order] = ordering.checkout(
-            self.session, requester, [order.id], details, self.rules, now=placed
-        )
-        # An order above the threshold approved once stays submitted for the budget holder.
-        steps = PATHS[status]
-        if spec.second_approval_pending and order.needs_second_approval:
-            steps = ("approve",)
-        for step in steps:
-            getattr(self, f"_{step}")(spec, order)
-        if order.status is not status:
-            raise RuntimeError(f"demo order {order.reference} ended {order.status}, not {status}")
-        return order
-
-    def _vendor_user(self, spec: DemoOrder, *, staff: bool = False) -> User:
-        owner = self.users[f"owner@{spec.vendor}.demo.id"]
-        return self.users.get(f"staff@{spec.vendor}.demo.id", owner) if staff else owner
-
-    def _approve(self, spec: DemoOrder, order: Order) -> None:
-        ordering.approve_order(self.session, self._person(spec.agency, "approver"), order)
-        if order.status is OrderStatus.SUBMITTED and not spec.second_approval_pending:
-            ordering.approve_order(self.session, self._person(spec.agency, "budget"), order)
-
-    def _reject(self, spec: DemoOrder, order: Order) -> None:
-        ordering.reject_order(
-            self.session, self._person(spec.agency, "approver"), order, spec.reason
-        )
-
-    def _return(self, spec: DemoOrder, order: Order) -> None:
-        ordering.return_order(
-            self.session, self._person(spec.agency, "approver"), order, spec.reason
-        )
-
-    def _cancel(self, spec: DemoOrder, order: Order) -> None:
-        ordering.cancel_order(
-            self.session, self._person(spec.agency, spec.requester), order, spec.reason
-        )
-
-    def _accept(self, spec: DemoOrder, order: Order) -> None:
-        # Orders delivered in the past were answered well before their delivery.
-        delivery = datetime.combine(order.delivery_date, order.delivery_time, tzinfo=JAKARTA)
-        answered = min(self.now, delivery - timedelta(days=1))
-        ordering.accept_order(
-            self.session, self._vendor_user(spec), order, rules=self.rules, now=answered
-        )
-
-    def _decline(self, spec: DemoOrder, order: Order) -> None:
-        ordering.decline_order(self.session, self._vendor_user(spec), order, spec.reason)
-
-    def _expire(self, spec: DemoOrder, order: Order) -> None:
-        deadline = ordering.acceptance_deadline(order, self.rules) or self.now
-        expired = ordering.expire_unanswered_orders(
-            self.session, self.rules, now=deadline + timedelta(minutes=1)
-        )
-        if [o.id for o in expired] != [order.id]:
-            raise RuntimeError("the demo expiry step expired other orders too")
-
-    def _deliver(self, spec: DemoOrder, order: Order) -> None:
-        agreed = datetime.combine(order.delivery_date, order.delivery_time, tzinfo=JAKARTA)
-        # Every third kitchen runs a little late, so that on-time rates differ.
-        late = order.id % 3 == 0
-        handed_over = min(self.now, agreed + timedelta(minutes=25 if late else -10))
-        if order.accepted_at is not None:
-            handed_over = max(handed_over, order.accepted_at)
-        delivery_steps.deliver_order(
-            self.session,
-            self._vendor_user(spec, staff=True),
-            order,
-            delivery_steps.DeliveryReport(
-                handed_over_at=handed_over, note="Diterima oleh petugas keamanan lobi."
-            ),
-        )
-
-    def _receive(self, spec: DemoOrder, order: Order) -> None:
-        received = spec.received or tuple(quantity for _name, quantity in spec.items)
-        by_product = {
-            self.products[(spec.vendor, name)].id: qty
-            for (name, _q), qty in zip(spec.items, received, strict=True)
-        }
-        receipts = []
-        for line in order.lines:
-            quantity = by_product[line.product_id]
-            remark = spec.remark if quantity < line.quantity else ""
-            receipts.append(delivery_steps.LineReceipt(line.id, quantity, remark))
-        # The approver judges timeliness; every third kitchen of the demo ran late.
-        delivery_steps.receive_order(
-            self.session,
-            self._person(spec.agency, "approver"),
-            order,
-            receipts,
-            on_time=order.id % 3 != 0,
-            rules=self.rules,
-        )
-        # Most requesters rate the vendor; every fourth order is left for a demo login to rate.
-        if order.id % 4:
-            partial = (order.received_total or 0) < order.total
-            stars = 3 if partial else (5 if order.on_time else 4)
-            ratings.rate_vendor(
+    def _paperwork(self) -> None:
+        """Listings sent to the curator (one waiting, one turned down) and the vendors'
+        certificates: verified, one close to its expiry, one waiting for review."""
+        curator = self.users["curator@demo.go.id"]
+        categories = {c.slug: c for c in self.session.scalars(select(Category))}
+        for data in NEW_LISTINGS:
+            product = self._new_listing(data, categories)
+            if data.rejection:
+                curation.reject_listing(self.session, curator, product, data.rejection)
+        for slug, kind, number, issued_days_ago, expires_in_days, verified in DOCUMENTS:
+            owner = self.users[f"owner@{slug}.demo.id"]
+            document = vendor_desk.upload_document(
                 self.session,
-                self._person(spec.agency, spec.requester),
-                order,
-                stars,
-                RATING_COMMENTS[stars],
+                owner,
+                self.vendors[slug],
+                DocumentData(
+                    kind=kind,
+                    number=number,
+                    issued_on=self.today - timedelta(days=issued_days_ago),
+                    expires_on=self.today + timedelta(days=expires_in_days),
+                ),
+                _demo_pdf(number),
+                self.documents_dir,
+                self.today,
             )
+            if verified:
+                curation.verify_document(self.session, curator, document, self.today)
+        self.session.flush()
 
-    def _dispute(self, spec: DemoOrder, order: Order) -> None:
-        delivery_steps.dispute_order(
-            self.session, self._person(spec.agency, "approver"), order, spec.reason
+    def _new_listing(self, data: DemoListing, categories: dict[str, Category]) -> Product:
+        owner = self.users[f"owner@{data.vendor}.demo.id"]
+        listing = ListingData(
+            name=data.name,
+            description=data.description,
+            category_id=categories[data.category].id,
+            unit=data.unit,
+            price=data.price,
+            min_order_quantity=data.minimum,
+            lead_time_hours=data.lead_hours,
+            tags=DEMO_TAGS.get(data.category, (DietaryTag.HALAL,)),
         )
-
-    def _pay(self, spec: DemoOrder, order: Order) -> None:
-        self.payments += 1
-        reference = f"SP2D-{self.today.year}-{spec.agency.upper()}-{self.payments:04d}"
-        payments.record_transfer(
-            self.session,
-            self._person(spec.agency, "treasurer"),
-            [order],
-            payments.TransferDetails(
-                reference=reference,
-                paid_on=self.today,
-                amount=payments.outstanding(self.session, order),
-                payer_account="RKUD Provinsi DKI Jakarta",
-                withholding_slips=[f"BP-{reference}"],
-            ),
+        product = vendor_desk.create_product(
+            self.session, owner, self.vendors[data.vendor], listing
         )
+        self.products[(data.vendor, data.name)] = product
+        return product
 
-    def _reconcile(self, spec: DemoOrder, order: Order) -> None:
-        ordering.reconcile_order(self.session, self.users["finance@demo.go.id"], order)
+
+def _demo_pdf(title: str) -> bytes:
+    """A one-page PDF standing in for a scanned certificate."""
+    text = f"Dokumen contoh e-Order: {title}".encode("latin-1", "replace")
+    stream = b"BT /F1 14 Tf 50 780 Td (" + text + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    body = b"%PDF-1.4\n"
+    offsets = []
+    for number, content in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n" % number + content + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return body

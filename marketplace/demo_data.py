@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from catalog.models import BusinessScale, BusinessType, ProductStatus, Unit
+from catalog.models import BusinessScale, BusinessType, DocumentKind, ProductStatus, Unit
 from marketplace.accounts.models import Role
 
 R = Role
@@ -412,6 +412,18 @@ class DemoOrder:
     received: tuple[int, ...] = ()  # partial receipt: quantity received per item
     remark: str = ""
     second_approval_pending: bool = False
+    #: who takes the delivery (name, phone); empty: the requester at the office number
+    recipient: tuple[str, str] | None = None
+    #: days ago the order was placed; set, its whole history is replayed on the demo clock
+    #: (approved an hour later, accepted within hours, received the morning after delivery)
+    placed: int | None = None
+    #: days ago the treasurer paid (with `placed`); otherwise payments are made today
+    paid_days_ago: int | None = None
+    #: a first transfer of `partial_percent` of what is owed, and why the rest waits
+    partial_reason: str = ""
+    partial_percent: int = 100
+    #: money the vendor transferred back after payment: (rupiah, reason)
+    refund: tuple[int, str] | None = None
 
 
 T = time
@@ -481,6 +493,62 @@ ORDERS = [
     DO("accepted", "dinkes", "dapur-betawi-priok", (("Nasi Ulam Betawi Box", 35),),
        "5.1.02.01.01.0052", "Rapat Evaluasi Program Imunisasi Kejar", 4, T(12, 0),
        "Sudin Kesehatan Jakarta Utara, Jl. Yos Sudarso No. 27, Tanjung Priok", 35),
+    # accepted for today and tomorrow, placed earlier in the week: the vendors' kitchen sheets
+    DO("accepted", "bpbd", "dapur-bu-sari", (("Nasi Box Ayam Bakar Madu", 60),),
+       "5.1.02.01.01.0057", "Apel Kesiapsiagaan Personel Menghadapi Musim Hujan", 0, T(6, 30),
+       "Halaman Apel Balai Kota, Jl. Medan Merdeka Selatan No. 8-9, Gambir", 60,
+       notes="Apel dimulai pukul 07.00; mohon tiba paling lambat 06.30 di pos jaga depan.",
+       recipient=("Rudi Hartono", "0812-1903-4471"), placed=4),
+    DO("accepted", "dinkes", "dapur-bu-sari",
+       (("Nasi Box Rendang Sapi", 35), ("Es Teh Manis Cup 350 ml", 35)),
+       "5.1.02.01.01.0052", "Rapat Koordinasi Surveilans Campak dan Rubela", 0, T(11, 30),
+       DINKES_HALL, 35, notes="Lima kotak tanpa sambal untuk peserta yang sedang diet.",
+       recipient=("Wulan Safitri, A.Md.", "0813-8122-4090"), placed=4),
+    DO("accepted", "disdik", "dapur-bu-sari", (("Nasi Box Ayam Bakar Madu", 30),),
+       "5.1.02.01.01.0052", "Rapat Lembur Finalisasi Petunjuk Teknis SPMB SMA/SMK", 0,
+       T(17, 30), "Ruang Rapat Bidang SMA Lt. 4, Dinas Pendidikan, Jl. Jend. Gatot Subroto "
+       "Kav. 40-41, Setiabudi", 30,
+       notes="Rapat berlanjut sampai malam; titipkan di meja resepsionis lantai 4.",
+       recipient=("Agung Prasetyo, S.Kom.", "0857-7711-3208"), placed=4),
+    DO("accepted", "dinkes", "dapur-bu-sari", (("Prasmanan Paket Nusantara", 50),),
+       "5.1.02.01.01.0053", "Pertemuan Evaluasi Kinerja Puskesmas Semester II", 1, T(11, 0),
+       DINKES_HALL, 50, notes="Meja prasmanan siap pukul 11.30; acara makan siang 12.00.",
+       recipient=("Wulan Safitri, A.Md.", "0813-8122-4090"), placed=3),
+    DO("accepted", "bpbd", "dapur-bu-sari",
+       (("Nasi Box Gurame Asam Manis", 40), ("Es Teh Manis Cup 350 ml", 40)),
+       "5.1.02.01.01.0052", "Rapat Teknis Penyusunan Peta Rawan Genangan", 1, T(12, 0),
+       BPBD_ROOM, 40, recipient=("Rudi Hartono", "0812-1903-4471"), placed=3),
+    DO("accepted", "disdik", "kue-basah-cempaka", (("Snack Box Isi 4 (2 Asin, 2 Manis)", 80),),
+       "5.1.02.01.01.0055", "Bimbingan Teknis Penguatan Literasi dan Numerasi Guru SD", 0,
+       T(8, 30), DISDIK_HALL, 80, notes="Snack dibagikan saat registrasi peserta.",
+       recipient=("Agung Prasetyo, S.Kom.", "0857-7711-3208"), placed=3),
+    DO("accepted", "dinkes", "kedai-kopi-ragunan", (("Coffee Break Roti dan Kopi", 30),),
+       "5.1.02.01.01.0052", "Rapat Pembahasan Rancangan Pergub Kawasan Tanpa Rokok", 1,
+       T(9, 30), "Ruang Rapat Sekretariat Lt. 2, Dinas Kesehatan, Jl. Kesehatan No. 10, Gambir",
+       30, placed=2),
+    DO("accepted", "bpbd", "rm-minang-saiyo", (("Nasi Box Padang Ayam Pop", 45),),
+       "5.1.02.01.01.0057", "Rapat Koordinasi Penanganan Genangan Jakarta Barat", 1, T(12, 0),
+       "Kantor Suku Dinas SDA Jakarta Barat, Jl. Raya Kembangan No. 2, Kembangan", 45,
+       notes="Parkir mobil boks di basement; lapor ke satpam.",
+       recipient=("Ahmad Zaki", "0821-1460-7753"), placed=2),
+    # accepted later in the fortnight: the capacity calendar (one day nearly full)
+    DO("accepted", "disdik", "dapur-bu-sari",
+       (("Tumpeng Nasi Kuning Komplit 30 Orang", 1), ("Es Teh Manis Cup 350 ml", 30)),
+       "5.1.02.01.01.0053", "Tasyakuran Purna Tugas Kepala Sekolah SMA Negeri", 4, T(10, 0),
+       DISDIK_HALL, 30, notes="Tumpeng untuk acara potong tumpeng di panggung aula.",
+       placed=2),
+    DO("accepted", "dinkes", "dapur-bu-sari", (("Prasmanan Paket Nusantara", 150),),
+       "5.1.02.01.01.0052", "Pelatihan Kader Kesehatan Jiwa Tingkat Provinsi", 8, T(11, 30),
+       DINKES_HALL, 150, notes="Dua meja saji; 20 porsi vegetarian mohon dipisahkan.",
+       placed=1),
+    DO("accepted", "bpbd", "dapur-bu-sari",
+       (("Nasi Box Ayam Bakar Madu", 100), ("Es Teh Manis Cup 350 ml", 30)),
+       "5.1.02.01.01.0057", "Sosialisasi Kampung Siaga Bencana Kelurahan Bidara Cina", 8,
+       T(12, 0), "Aula Kantor Kelurahan Bidara Cina, Jl. Bidara Cina No. 1, Jatinegara", 100,
+       placed=1),
+    DO("accepted", "disdik", "dapur-bu-sari", (("Nasi Box Rendang Sapi", 50),),
+       "5.1.02.01.01.0055", "Lokakarya Penyusunan Modul Ajar Projek P5", 12, T(12, 0),
+       DISDIK_HALL, 50, placed=1),
     # approved, waiting for the vendor's answer
     DO("approved", "dinkes", "dapur-bu-sari",
        (("Nasi Box Gurame Asam Manis", 30), ("Es Teh Manis Cup 350 ml", 30)),
@@ -518,9 +586,87 @@ ORDERS = [
     DO("cancelled", "dinkes", "kedai-kopi-ragunan", (("Coffee Break Sore Pisang Goreng", 40),),
        "5.1.02.01.01.0052", "Rapat Pembahasan Renstra Dinas Kesehatan", 6, T(15, 0),
        DINKES_HALL, 40, reason="Jumlah peserta berubah; akan dipesan ulang."),
+    # what finance must look at: received three weeks ago and still unpaid; paid in part
+    # past its due date; and paid, then partly returned by the vendor
+    DO("received", "disdik", "katering-berkah-menteng",
+       (("Nasi Box Premium Daging Lada Hitam", 60),),
+       "5.1.02.01.01.0052", "Rapat Evaluasi Penyaluran Dana BOS Triwulan III", -20, T(12, 0),
+       DISDIK_HALL, 60, placed=25),
+    DO("received", "bpbd", "dapur-betawi-priok", (("Prasmanan Betawi", 70),),
+       "5.1.02.01.01.0057", "Pelatihan Tim Reaksi Cepat Kelurahan Rawan Banjir", -17,
+       T(12, 0), "Gedung Serbaguna Kelurahan Kebon Bawang, Tanjung Priok", 70, placed=22,
+       paid_days_ago=9, partial_percent=60,
+       partial_reason="SP2D tahap I; sisa menunggu pengesahan Anggaran Kas triwulan IV."),
+    DO("paid", "dinkes", "tumpeng-mbak-yuni", (("Tumpeng Nasi Kuning 20 Orang", 3),),
+       "5.1.02.01.01.0053", "Syukuran Peringatan Hari Kesehatan Nasional", -13, T(10, 0),
+       DINKES_HALL, 60, placed=18, paid_days_ago=6,
+       refund=(150_000, "Pengembalian kelebihan harga atas temuan Inspektorat: harga tumpeng "
+               "di atas standar satuan harga (SSH).")),
     # still in the requester's cart
     DO("cart", "dinkes", "kue-basah-cempaka",
        (("Snack Box Tradisional Isi 3", 40), ("Coffee Break Jajan Pasar", 10)),
        "5.1.02.01.01.0052", "", 5, T(9, 0), ""),
 ]
 # fmt: on
+
+
+@dataclass(frozen=True)
+class DemoListing:
+    """A listing a vendor added after joining: it waits for the curator, or was turned down."""
+
+    vendor: str
+    category: str
+    name: str
+    description: str
+    unit: Unit
+    price: int
+    minimum: int
+    lead_hours: int
+    rejection: str = ""  # the curator's reason; empty: still waiting
+
+
+NEW_LISTINGS = [
+    DemoListing(
+        "dapur-bu-sari",
+        "nasi-box",
+        "Nasi Box Ayam Suwir Kemangi",
+        "Nasi putih, ayam "
+        "suwir bumbu kemangi, telur dadar iris, tumis labu siam, sambal matah, kerupuk, "
+        "dan pisang.",
+        U.BOX,
+        32_000,
+        20,
+        24,
+    ),
+    DemoListing(
+        "dapur-bu-sari",
+        "snack-box",
+        "Snack Box Pagi Isi 3",
+        "Lemper ayam, kue talam, risoles, dan air mineral gelas.",
+        U.BOX,
+        16_000,
+        30,
+        24,
+        rejection="Deskripsi belum menyebutkan berat per potong dan bahan pemanis; "
+        "lengkapi dan unggah foto isi kotak, lalu ajukan kembali.",
+    ),
+    DemoListing(
+        "kedai-kopi-ragunan",
+        "coffee-break",
+        "Coffee Break Sore Singkong Keju",
+        "Singkong goreng keju, bakwan jagung, teh manis panas, dan kopi hitam.",
+        U.PAX,
+        27_000,
+        20,
+        24,
+    ),
+]
+
+#: vendor slug, kind, number, issued (days ago), expires (days from today), verified
+DOCUMENTS = [
+    ("dapur-bu-sari", DocumentKind.HALAL, "ID31110001234560824", 400, 1060, True),
+    ("dapur-bu-sari", DocumentKind.SLHS, "443.5/0187/SLHS/SDK-JS", 1075, 21, True),
+    ("katering-berkah-menteng", DocumentKind.HALAL, "ID31110000987650523", 500, 960, True),
+    ("katering-berkah-menteng", DocumentKind.SLHS, "443.5/0342/SLHS/SDK-JP", 300, 795, True),
+    ("kue-basah-cempaka", DocumentKind.PIRT, "P-IRT 2093171010123-29", 3, 1820, False),
+]
