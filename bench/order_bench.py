@@ -24,14 +24,11 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import html
 import io
 import os
 import pstats
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,14 +45,24 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-import requests
 from werkzeug.security import generate_password_hash
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the app is imported inside the functions that need it
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness
+from harness import (
+    ROOT,
+    HttpClient,
+    Reply,
+    TestClient,
+    csrf_token,
+    free_port,
+    percentile,
+    psql,
+    stop,
+)
 
 DB_NAME = "eorder_bench"
-PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"]
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -69,17 +76,12 @@ ACCOUNT_CODE = "5.1.02.01.01.0052"
 #: the refusal message, in English and in Indonesian (the default language)
 BUDGET_REFUSALS = ("Not enough budget left on", "Sisa anggaran pada")
 
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 ORDER_IDS_RE = re.compile(r'name="order_ids"[^>]*?value="([^"]*)"')
 ORDER_PAGE_RE = re.compile(r"/orders/\d+$")
 ERROR_TEXT_RE = re.compile(r'class="error-text"[^>]*>([^<]*)<')
 
 
 # Database --------------------------------------------------------------------------------
-
-
-def psql(sql: str) -> None:
-    subprocess.run([*PG_ADMIN, "-qc", sql], check=True, capture_output=True)  # noqa: S603
 
 
 def create_database() -> None:
@@ -208,56 +210,8 @@ def build_world(app: Any, clients: int, orders: int) -> World:
 # One client --------------------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    location: str
-    text: str
-
-
-class HttpClient:
-    """A browser of one user over HTTP: cookies kept, redirects not followed."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.session = requests.Session()
-
-    def get(self, path: str) -> Reply:
-        r = self.session.get(self.base + path, allow_redirects=False, timeout=60)
-        return Reply(r.status_code, r.headers.get("Location", ""), r.text)
-
-    def post(self, path: str, data: dict[str, str]) -> Reply:
-        r = self.session.post(self.base + path, data=data, allow_redirects=False, timeout=60)
-        return Reply(r.status_code, r.headers.get("Location", ""), r.text)
-
-
-class TestClient:
-    """The same through the Flask test client, in this process (for profiling)."""
-
-    def __init__(self, app: Any) -> None:
-        self.client = app.test_client()
-
-    def get(self, path: str) -> Reply:
-        r = self.client.get(path)
-        return Reply(r.status_code, r.headers.get("Location", ""), r.get_data(as_text=True))
-
-    def post(self, path: str, data: dict[str, str]) -> Reply:
-        r = self.client.post(path, data=data)
-        return Reply(r.status_code, r.headers.get("Location", ""), r.get_data(as_text=True))
-
-
-def csrf_token(page: str) -> str:
-    match = CSRF_RE.search(page)
-    if match is None:
-        raise RuntimeError("no csrf_token on the page")
-    return html.unescape(match.group(1))
-
-
 def log_in(client: HttpClient | TestClient, email: str) -> None:
-    token = csrf_token(client.get("/login").text)
-    reply = client.post("/login", {"csrf_token": token, "email": email, "password": PASSWORD})
-    if reply.status != 302:
-        raise RuntimeError(f"login of {email} answered {reply.status}")
+    harness.log_in(client, email, PASSWORD)
 
 
 class FormFields(HTMLParser):
@@ -413,60 +367,19 @@ def direct(call: Callable[[], Reply]) -> Reply:
 # The HTTP run -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_gunicorn(tmp: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "EORDER_ENV": "development",  # production cookies are Secure, and this is plain HTTP
-        "SECRET_KEY": secrets.token_hex(32),
-        "DATABASE_URL": DATABASE_URL,
-        "EORDER_SEARCH_INDEX_DIR": str(tmp / "search-index"),
-        "EORDER_UPLOAD_DIR": str(tmp / "uploads"),
-    }
-    env.pop("FLASK_DEBUG", None)
-    command = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "--no-control-socket",
-        "--worker-class",
-        "sync",
-        "--workers",
-        str(workers),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--error-logfile",
-        str(tmp / "gunicorn.log"),
-        "wsgi:app",
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+    return harness.start_gunicorn(
+        DATABASE_URL,
+        port,
+        workers,
+        search_index_dir=tmp / "search-index",
+        upload_dir=tmp / "uploads",
+        error_log=tmp / "gunicorn.log",
+    )
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("gunicorn stopped before answering")
-        try:
-            if requests.get(base + "/health", timeout=10).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("gunicorn did not answer /health within 30 s")
-
-
-def stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    harness.wait_until_up(base, server, "/health")
 
 
 def run_threads(count: int, target: Callable[[int], None]) -> float:
@@ -615,14 +528,6 @@ class LockSampler(threading.Thread):
 
 
 # Results -------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 def latency_row(name: str, values: list[float]) -> str:
