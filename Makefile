@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 PORT ?= 5000
 
-.PHONY: run test lint security format translations extract-messages clean
+.PHONY: run test lint security format translations extract-messages clean screenshots page-weight
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ run: $(VENV)/.runtime translations
 	$(FLASK) seed-demo --if-empty
 	$(FLASK) catalog sync-search
 	EORDER_DEMO=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+# docs/screenshots/: every main page of the demo site at 390 and 1280 px, in Indonesian.
+screenshots: $(VENV)/.dev translations
+	$(PY) docs/screenshots/capture.py
+
+# Bytes transferred per main page on an empty cache (goal: under 150 KB; bench/README.md).
+page-weight: $(VENV)/.dev translations
+	$(PY) bench/page_weight.py
 
 lint: $(VENV)/.dev security
 	$(VENV)/bin/ruff check .
