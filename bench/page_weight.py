@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from bench.demo_site import (  # noqa: E402
+from bench.demo_site import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PAGES,
