@@ -7,6 +7,9 @@
   var cart = document.querySelector('[data-cart]');
   if (!cart || !window.fetch || !window.FormData) { return; }
   var status = document.getElementById('cart-status');
+  // The server checks every quantity and its answer is shown next to the line, so the
+  // browser's own bubble would only say the same thing twice, differently.
+  cart.querySelectorAll('.qty-form').forEach(function (form) { form.noValidate = true; });
   var pending = new WeakMap();
   var timers = new WeakMap();
 
