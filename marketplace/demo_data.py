@@ -588,8 +588,7 @@ ORDERS = [
        DINKES_HALL, 40, reason="Jumlah peserta berubah; akan dipesan ulang."),
     # what finance must look at: received three weeks ago and still unpaid; paid in part
     # past its due date; and paid, then partly returned by the vendor
-    DO("received", "disdik", "katering-berkah-menteng",
-       (("Nasi Box Premium Daging Lada Hitam", 60),),
+    DO("received", "disdik", "dapur-bu-sari", (("Nasi Box Rendang Sapi", 60),),
        "5.1.02.01.01.0052", "Rapat Evaluasi Penyaluran Dana BOS Triwulan III", -20, T(12, 0),
        DISDIK_HALL, 60, placed=25),
     DO("received", "bpbd", "dapur-betawi-priok", (("Prasmanan Betawi", 70),),

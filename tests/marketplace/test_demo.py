@@ -130,6 +130,8 @@ def test_the_demo_vendor_cooks_today_and_tomorrow(app: Flask, demo: Session) -> 
     today = today_in_jakarta()
     home = vendor_home(demo, _user(demo, DEMO_VENDOR), today, app.config["PAYMENT_DUE_DAYS"])
     assert home is not None and home.vendor.trading_name == "Dapur Bu Sari"
+    # and it waits for a payment that is late
+    assert any(payment.late for payment in home.payments)
     days = Counter(order.delivery_date for order in home.deliveries)
     assert days[today] >= 2 and days[today + timedelta(days=1)] >= 2
     # in different time windows, for more than one agency
