@@ -164,3 +164,31 @@ def test_search_suggestions_by_keyboard(db, world, requester_tab, search_dir):  
     tab.wait_for_url("**/catalog/?q=*")
     expect(tab.get_by_role("combobox", name="Cari makanan dan minuman")).to_have_value(chosen)
     expect(tab.locator(".product-card .card-title").first).to_have_text(chosen)
+
+
+def test_without_javascript_the_same_forms_work_by_reloading(db, world, browser, base_url):  # type: ignore[no-untyped-def]
+    ordering.add_to_cart(db, world.requester, world.product, 10)
+    db.commit()
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    context.set_default_timeout(15_000)
+    try:
+        tab = context.new_page()
+        tab.goto("/login")
+        tab.locator("#email").fill(world.requester.email)
+        tab.locator("#password").fill(PASSWORD)
+        tab.locator("main form button[type=submit]").click()
+        tab.wait_for_url(f"{base_url}/")
+        tab.goto("/cart")
+        tab.locator(".qty-form").get_by_role("spinbutton").fill("4")
+        with tab.expect_navigation():
+            tab.get_by_role("button", name="Perbarui").click()
+        expect(tab.get_by_role("status").filter(has_text="Keranjang")).to_be_visible()
+        expect(tab.locator("[data-cart-total]")).to_have_text("Rp 140.000")
+        with tab.expect_navigation():
+            tab.get_by_role("button", name="Hapus").click()
+        expect(tab.locator("p.empty")).to_be_visible()
+        tab.goto("/catalog/")
+        expect(tab.get_by_role("searchbox", name="Cari makanan dan minuman")).to_be_visible()
+        expect(tab.locator("#q-suggestions")).to_be_hidden()
+    finally:
+        context.close()
