@@ -8,15 +8,12 @@ exactly as they did then, and every timestamp, ledger row and audit event says w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import date, datetime, time, timedelta, tzinfo
-from unittest import mock
+from contextlib import AbstractContextManager, nullcontext
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-import catalog.db
-from catalog.db import utcnow
+from catalog.db import clock_at, utcnow
 from catalog.models import Product
 from marketplace.accounts.models import User
 from marketplace.budgets.models import BudgetLine
@@ -58,28 +55,6 @@ PATHS: dict[OrderStatus, tuple[str, ...]] = {
 
 #: the treasury account every demo transfer is paid from
 PAYER_ACCOUNT = "RKUD Provinsi DKI Jakarta"
-
-
-class _ShiftedDatetime:
-    """Stands in for `datetime` inside `catalog.db` while the seed replays a past moment."""
-
-    def __init__(self, shift: timedelta) -> None:
-        self.shift = shift
-
-    def now(self, tz: tzinfo | None = None) -> datetime:
-        return datetime.now(tz) - self.shift
-
-
-@contextmanager
-def clock_at(moment: datetime) -> Iterator[None]:
-    """Run the services as if it were `moment` (the clock keeps ticking from there).
-
-    Every service and model default reads the time through `catalog.db.utcnow`, so shifting
-    the `datetime` it calls moves them all. Only the seed does this, in its own process.
-    """
-    shift = datetime.now(moment.tzinfo) - moment
-    with mock.patch.object(catalog.db, "datetime", _ShiftedDatetime(shift)):
-        yield
 
 
 def _jakarta(day: date, at: time) -> datetime:
