@@ -1,10 +1,11 @@
-"""Engine and per-request session. SQLite transactions take the write lock when they begin."""
+"""Engine and per-request session. SQLite transactions that may write take the write lock when
+they begin; page views (GET) read without it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
@@ -25,11 +26,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _make_sqlite_transactions_serializable(engine: Engine, wal: bool) -> None:
-    """Start every SQLite transaction with BEGIN IMMEDIATE.
+    """Start SQLite transactions that may write with BEGIN IMMEDIATE.
 
     pysqlite would otherwise begin lazily, so two requests could both read a budget's
     available amount and then both spend it. BEGIN IMMEDIATE takes the write lock up front,
     making read-then-write sequences serial; busy_timeout makes the second writer wait.
+
+    A page view (GET or HEAD) reads: it begins a plain deferred transaction, so that page views
+    run side by side (WAL) instead of queueing for the write lock. A GET view that writes says
+    so first with `will_write()`. Commands, services called outside a request and every other
+    method keep BEGIN IMMEDIATE.
     """
 
     @event.listens_for(engine, "connect")
@@ -44,7 +50,27 @@ def _make_sqlite_transactions_serializable(engine: Engine, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if _reads_only() else "BEGIN IMMEDIATE")
+
+
+def _reads_only() -> bool:
+    return (
+        has_request_context()
+        and request.method in ("GET", "HEAD")
+        and not g.get("db_will_write", False)
+    )
+
+
+def will_write() -> None:
+    """This GET request is going to write: its SQLite transactions take the write lock first.
+
+    A read transaction the request already began (loading the logged-in user) is ended, so
+    that the next one begins with the lock.
+    """
+    g.db_will_write = True
+    session = g.get("db_session")
+    if session is not None and session.in_transaction():
+        session.commit()  # nothing was written: this only ends the read
 
 
 def init_app(app: Flask) -> None:

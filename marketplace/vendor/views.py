@@ -21,7 +21,7 @@ from sqlalchemy.orm import joinedload
 from catalog import documents, listings_csv, photos
 from catalog.models import DietaryTag, DocumentKind, ProductStatus, Unit
 from catalog.services import ListingData, categories
-from marketplace.db import get_session
+from marketplace.db import get_session, will_write
 from marketplace.errors import DomainError
 from marketplace.i18n import current_locale
 from marketplace.ordering import services as ordering
@@ -53,6 +53,7 @@ bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 @bp.get("/")
 @permission_required("listing:manage", "order:fulfil")
 def desk():  # type: ignore[no-untyped-def]
+    will_write()  # document expiry below may delist products
     db = get_session()
     vendor = services.current_vendor(db, current_user)
     today = today_in_jakarta()
