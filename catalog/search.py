@@ -15,7 +15,7 @@ import math
 import os
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -71,6 +71,8 @@ LEAD_TIME_BUCKETS = (24, 48, 72)
 
 #: Below this many results, a query with words unknown to the index gets a "did you mean".
 FEW_RESULTS = 3
+#: results kept per index version, for requests asked again (the first catalogue page, above all)
+REMEMBERED_RESULTS = 256
 #: How quickly repeated mentions of a word stop adding to a product's score (as BM25's k1).
 SATURATION = 3.0
 #: Added to the score of a product whose whole name is the query, to rank it first.
@@ -236,9 +238,12 @@ class CatalogIndex:
         with self._lock:
             try:
                 reader, columns = self._current()
-                result = _run(reader, columns, request)
-                if text.strip() and result.total < FEW_RESULTS:
-                    result = _with_suggestion(reader, columns, request, result)
+                result = columns.remembered(request)
+                if result is None:
+                    result = _run(reader, columns, request)
+                    if text.strip() and result.total < FEW_RESULTS:
+                        result = _with_suggestion(reader, columns, request, result)
+                    columns.remember(request, result)
             except Exception as error:
                 self._forget_reader()
                 raise SearchUnavailable(f"search index in {self._directory}: {error!r}") from error
@@ -753,12 +758,43 @@ class _Columns:
         for name in _COLUMN_NAMES:
             setattr(self, name, list(chain.from_iterable(getattr(s, name) for s in segments)))
         self.has_deletions = len(live) < len(self.product_id)
+        # Both live as long as these columns, i.e. until the index changes.
+        self._orders: dict[str, list[int]] = {}
+        self._results: OrderedDict[_Request, SearchResult] = OrderedDict()
 
     def sort_key(self, sort: str) -> list[Any]:
         """A key per document for `sort`, smallest first; "relevance" without text is newest."""
         name = {"relevance": "newest", "rating": "best_rated"}.get(sort, sort)
         keys: list[Any] = getattr(self, name)
         return keys
+
+    def first(self, docs: set[int], sort: str, count: int) -> list[int]:
+        """The first `count` of `docs` in `sort` order.
+
+        Every live document in that order is worked out once per index version; a large set
+        is then read off it, a small one is sorted on its own.
+        """
+        key = self.sort_key(sort)
+        if len(docs) * 8 < len(self.live):
+            return heapq.nsmallest(count, docs, key=key.__getitem__)
+        order = self._orders.get(sort)
+        if order is None:
+            order = self._orders[sort] = sorted(self.live, key=key.__getitem__)
+        if docs is self.live:
+            return order[:count]
+        return list(islice(filter(docs.__contains__, order), count))
+
+    def remembered(self, request: _Request) -> SearchResult | None:
+        """The result of the same request on this index version, if it was asked lately."""
+        result = self._results.get(request)
+        if result is not None:
+            self._results.move_to_end(request)
+        return result
+
+    def remember(self, request: _Request, result: SearchResult) -> None:
+        self._results[request] = result
+        if len(self._results) > REMEMBERED_RESULTS:
+            self._results.popitem(last=False)
 
 
 class _FacetCodec:
@@ -835,8 +871,7 @@ def _run(reader: IndexReader, columns: _Columns, request: _Request) -> SearchRes
         exact = _postings(reader, "name_exact", " ".join(words))
         ordered = _rank(docs, postings, exact, reader.doc_count_all(), window)
     else:
-        key = columns.sort_key(request.sort)
-        ordered = heapq.nsmallest(window, docs, key=key.__getitem__)
+        ordered = columns.first(docs, request.sort, window)
     ids = [columns.product_id[d] for d in ordered[window - request.page_size : window]]
     facets = _facets(matched, docs, columns, request) if request.with_facets else {}
     return SearchResult(ids=ids, total=total, page=page, pages=pages, facets=facets)

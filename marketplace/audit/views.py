@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from marketplace.accounts.models import Agency
 from marketplace.audit import chain, queries
+from marketplace.audit.labels import action_label
 from marketplace.audit.models import AuditEvent
 from marketplace.db import get_session
-from marketplace.ordering.states import event_label
 from marketplace.web import permission_required, today_in_jakarta
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -53,7 +53,7 @@ def _filter_from_request() -> tuple[queries.EventFilter, list[str]]:
         agency_id=number("agency", _("Agency")),
         action=args.get("action", "").strip()[:60],
         date_from=day("from", _("From")),
-        date_to=day("to", _("To")),
+        date_to=day("to", _("Until")),
         event_id=number("event", _("Event")),
     )
     return wanted, problems
@@ -89,7 +89,7 @@ def index():  # type: ignore[no-untyped-def]
         page=page,
         names=queries.names_for(db, page.events),
         changes=queries.changes,
-        event_label=event_label,
+        event_label=action_label,
         agencies=list(db.execute(select(Agency.id, Agency.name).order_by(Agency.name)).all()),
         head_seq=head_seq,
         head_hash=head_hash,

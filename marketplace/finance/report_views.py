@@ -87,7 +87,7 @@ def _charts(
         ),
         "timeliness": bar_chart(
             "chart-timeliness",
-            _("Paid within the payment term, %(year)s", year=year),
+            _("Paid orders paid within the payment term, %(year)s", year=year),
             _("Share of each agency's paid orders paid within the payment term."),
             [
                 Bar(

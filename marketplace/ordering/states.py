@@ -168,9 +168,25 @@ def allowed_actions(status: OrderStatus) -> list[OrderAction]:
 
 
 #: events recorded on an order that are not transitions
+#: the events an order causes beyond its own transitions, shown in its history and the audit trail
 OTHER_EVENT_LABELS = {
     "document.issue": _l("Document issued"),
     "document.correct": _l("Corrected document issued"),
+    "budget.allocate": _l("Budget allocated"),
+    "budget.reduce": _l("Budget allocation reduced"),
+    "budget.commit": _l("Budget committed"),
+    "budget.release": _l("Budget commitment released"),
+    "budget.spend": _l("Budget spent"),
+    "budget.refund": _l("Refund returned to the budget"),
+    "payment.start": _l("Payment started"),
+    "payment.hold": _l("Payment held"),
+    "payment.succeed": _l("Payment succeeded"),
+    "payment.fail": _l("Payment failed"),
+    "payment.decline": _l("Payment declined"),
+    "refund.request": _l("Refund requested"),
+    "refund.succeed": _l("Refund received"),
+    "refund.fail": _l("Refund failed"),
+    "vendor.rate": _l("Vendor rated"),
 }
 
 
