@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from marketplace.accounts.models import Agency
@@ -22,6 +22,7 @@ from marketplace.finance.queries import (
     jakarta_midnight,
     paid_per_order,
     refunded_per_order,
+    subject_of,
 )
 from marketplace.finance.reconciliation import stripe_rupiah
 from marketplace.ordering.models import Order
@@ -104,15 +105,21 @@ def _payment_evidence(payment_id: int) -> Evidence:
 # The kinds ---------------------------------------------------------------------------
 
 
-def unpaid_past_due(
-    session: Session, scope: FinanceScope, *, today: date, payment_due_days: int
-) -> list[FinanceException]:
-    """Received orders still owed something whose payment due date has passed."""
-    invoice, paid, refunded = current_invoices(), paid_per_order(), refunded_per_order()
-    paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
+def _unpaid_past_due_query(
+    scope: FinanceScope, *, today: date, payment_due_days: int, **_: Any
+) -> tuple[Select[Any], ColumnElement[str]]:
     # due on = the Jakarta day of receipt + N days; past due when that is before today
     received_before = jakarta_midnight(today - timedelta(days=payment_due_days))
-    rows = session.execute(
+    # the sums are needed only for received orders past the term: a few of all orders
+    candidates = select(Order.id).where(
+        Order.status == OrderStatus.RECEIVED,
+        Order.received_at < received_before,
+        scope.covers(Order.agency_id),
+    )
+    invoice = current_invoices(candidates)
+    paid, refunded = paid_per_order(candidates), refunded_per_order(candidates)
+    paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
+    query = (
         select(Order.id, Order.number, Order.agency_id, Agency.name, Order.received_at)
         .add_columns(invoice.c.net_payable, paid_net)
         .join(Agency, Agency.id == Order.agency_id)
@@ -128,29 +135,40 @@ def unpaid_past_due(
         )
         .order_by(Order.received_at, Order.id)
     )
-    result = []
-    for order_id, number, agency_id, agency_name, received_at, net, paid_amount in rows:
-        due_on = received_at.astimezone(JAKARTA).date() + timedelta(days=payment_due_days)
-        result.append(
-            FinanceException(
-                "unpaid_past_due",
-                f"order:{order_id}",
-                agency_id,
-                agency_name,
-                int(net) - int(paid_amount),
-                _l("Not fully paid by its due date."),
-                [_order_evidence(order_id, number)],
-                expected=int(net),
-                actual=int(paid_amount),
-                day=due_on,
-            )
-        )
-    return result
+    return query, subject_of("order", Order.id)
 
 
-def paid_without_receipt(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+def _unpaid_past_due_case(row: Any, *, payment_due_days: int, **_: Any) -> FinanceException:
+    order_id, number, agency_id, agency_name, received_at, net, paid_amount = row
+    due_on = received_at.astimezone(JAKARTA).date() + timedelta(days=payment_due_days)
+    return FinanceException(
+        "unpaid_past_due",
+        f"order:{order_id}",
+        agency_id,
+        agency_name,
+        int(net) - int(paid_amount),
+        _l("Not fully paid by its due date."),
+        [_order_evidence(order_id, number)],
+        expected=int(net),
+        actual=int(paid_amount),
+        day=due_on,
+    )
+
+
+def unpaid_past_due(
+    session: Session, scope: FinanceScope, *, today: date, payment_due_days: int
+) -> list[FinanceException]:
+    """Received orders still owed something whose payment due date has passed."""
+    return SQL_KINDS["unpaid_past_due"].find(
+        session, scope, today=today, payment_due_days=payment_due_days
+    )
+
+
+def _paid_without_receipt_query(
+    scope: FinanceScope, **_: Any
+) -> tuple[Select[Any], ColumnElement[str]]:
     """Succeeded payments on orders whose receipt was never confirmed."""
-    rows = session.execute(
+    query = (
         select(
             Order.id,
             Order.number,
@@ -171,26 +189,28 @@ def paid_without_receipt(session: Session, scope: FinanceScope, **_: Any) -> lis
         .group_by(Order.id, Order.number, Order.agency_id, Agency.name, Order.status)
         .order_by(Order.id)
     )
-    return [
-        FinanceException(
-            "paid_without_receipt",
-            f"order:{order_id}",
-            agency_id,
-            agency_name,
-            int(amount),
-            _l("Paid while the order is “%(status)s”.", status=STATUS_LABELS[OrderStatus(status)]),
-            [_order_evidence(order_id, number), _payment_evidence(payment_id)],
-        )
-        for order_id, number, agency_id, agency_name, status, amount, payment_id in rows
-    ]
+    return query, subject_of("order", Order.id)
 
 
-def amount_mismatch(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+def _paid_without_receipt_case(row: Any, **_: Any) -> FinanceException:
+    order_id, number, agency_id, agency_name, status, amount, payment_id = row
+    return FinanceException(
+        "paid_without_receipt",
+        f"order:{order_id}",
+        agency_id,
+        agency_name,
+        int(amount),
+        _l("Paid while the order is “%(status)s”.", status=STATUS_LABELS[OrderStatus(status)]),
+        [_order_evidence(order_id, number), _payment_evidence(payment_id)],
+    )
+
+
+def _amount_mismatch_query(scope: FinanceScope, **_: Any) -> tuple[Select[Any], ColumnElement[str]]:
     """Paid or reconciled orders whose payments (less refunds) differ from the net payable."""
     invoice, paid, refunded = current_invoices(), paid_per_order(), refunded_per_order()
     net = func.coalesce(invoice.c.net_payable, 0)
     paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
-    rows = session.execute(
+    query = (
         select(Order.id, Order.number, Order.agency_id, Agency.name, net, paid_net)
         .join(Agency, Agency.id == Order.agency_id)
         .outerjoin(invoice, invoice.c.order_id == Order.id)
@@ -203,22 +223,24 @@ def amount_mismatch(session: Session, scope: FinanceScope, **_: Any) -> list[Fin
         )
         .order_by(Order.id)
     )
-    return [
-        FinanceException(
-            "amount_mismatch",
-            f"order:{order_id}",
-            agency_id,
-            agency_name,
-            int(paid_amount) - int(owed),
-            _l("The vendor was paid more than the net payable.")
-            if paid_amount > owed
-            else _l("The vendor was paid less than the net payable."),
-            [_order_evidence(order_id, number)],
-            expected=int(owed),
-            actual=int(paid_amount),
-        )
-        for order_id, number, agency_id, agency_name, owed, paid_amount in rows
-    ]
+    return query, subject_of("order", Order.id)
+
+
+def _amount_mismatch_case(row: Any, **_: Any) -> FinanceException:
+    order_id, number, agency_id, agency_name, owed, paid_amount = row
+    return FinanceException(
+        "amount_mismatch",
+        f"order:{order_id}",
+        agency_id,
+        agency_name,
+        int(paid_amount) - int(owed),
+        _l("The vendor was paid more than the net payable.")
+        if paid_amount > owed
+        else _l("The vendor was paid less than the net payable."),
+        [_order_evidence(order_id, number)],
+        expected=int(owed),
+        actual=int(paid_amount),
+    )
 
 
 def _charged_object(event: StripeEvent) -> tuple[str, str | None, int | None]:
@@ -281,27 +303,31 @@ def unmatched_card_charge(
     return list(found.values())
 
 
-def held_card_payment(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+def _held_card_payment_query(
+    scope: FinanceScope, **_: Any
+) -> tuple[Select[Any], ColumnElement[str]]:
     """Card payments Stripe charged that were held instead of applied to their orders (the
     orders were paid another way meanwhile, or the amount differs): money taken, owed back."""
-    rows = session.execute(
+    query = (
         select(Payment.id, Payment.agency_id, Agency.name, Payment.amount, Payment.failure_reason)
         .join(Agency, Agency.id == Payment.agency_id)
         .where(Payment.status == PaymentStatus.HELD, scope.covers(Payment.agency_id))
         .order_by(Payment.id)
     )
-    return [
-        FinanceException(
-            "held_card_payment",
-            f"payment:{payment_id}",
-            agency_id,
-            agency_name,
-            int(amount),
-            _l("Charged but not applied to its orders: %(reason)s", reason=reason or "–"),
-            [_payment_evidence(payment_id)],
-        )
-        for payment_id, agency_id, agency_name, amount, reason in rows
-    ]
+    return query, subject_of("payment", Payment.id)
+
+
+def _held_card_payment_case(row: Any, **_: Any) -> FinanceException:
+    payment_id, agency_id, agency_name, amount, reason = row
+    return FinanceException(
+        "held_card_payment",
+        f"payment:{payment_id}",
+        agency_id,
+        agency_name,
+        int(amount),
+        _l("Charged but not applied to its orders: %(reason)s", reason=reason or "–"),
+        [_payment_evidence(payment_id)],
+    )
 
 
 def _event_object(event: StripeEvent) -> dict[str, Any]:
@@ -434,13 +460,15 @@ def unmatched_card_refund(
     return [item for item in found if scope.includes(item.agency_id)]
 
 
-def duplicate_payment(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+def _duplicate_payment_query(
+    scope: FinanceScope, **_: Any
+) -> tuple[Select[Any], ColumnElement[str]]:
     """Orders paid in full more than once, or paid (before refunds) beyond the net payable.
 
     A payment recorded as partial (with its reason) followed by the rest is not a duplicate.
     """
     invoice, paid = current_invoices(), paid_per_order()
-    rows = session.execute(
+    query = (
         select(
             Order.id,
             Order.number,
@@ -462,23 +490,27 @@ def duplicate_payment(session: Session, scope: FinanceScope, **_: Any) -> list[F
         )
         .order_by(Order.id)
     )
-    return [
-        FinanceException(
-            "duplicate_payment",
-            f"order:{order_id}",
-            agency_id,
-            agency_name,
-            int(paid_amount) - int(owed or 0),
-            _l("More was paid than the net payable, in %(count)s payment(s).", count=count),
-            [_order_evidence(order_id, number)],
-            expected=int(owed) if owed is not None else None,
-            actual=int(paid_amount),
-        )
-        for order_id, number, agency_id, agency_name, paid_amount, count, owed in rows
-    ]
+    return query, subject_of("order", Order.id)
 
 
-def refund_not_in_budget(session: Session, scope: FinanceScope, **_: Any) -> list[FinanceException]:
+def _duplicate_payment_case(row: Any, **_: Any) -> FinanceException:
+    order_id, number, agency_id, agency_name, paid_amount, count, owed = row
+    return FinanceException(
+        "duplicate_payment",
+        f"order:{order_id}",
+        agency_id,
+        agency_name,
+        int(paid_amount) - int(owed or 0),
+        _l("More was paid than the net payable, in %(count)s payment(s).", count=count),
+        [_order_evidence(order_id, number)],
+        expected=int(owed) if owed is not None else None,
+        actual=int(paid_amount),
+    )
+
+
+def _refund_not_in_budget_query(
+    scope: FinanceScope, **_: Any
+) -> tuple[Select[Any], ColumnElement[str]]:
     """Succeeded refunds with no refund row of that amount on the order's budget ledger
     (counted, so two equal refunds need two ledger rows)."""
     refunds = (
@@ -504,7 +536,7 @@ def refund_not_in_budget(session: Session, scope: FinanceScope, **_: Any) -> lis
         .subquery("refund_entries")
     )
     missing = refunds.c.refunds - func.coalesce(entries.c.entries, 0)
-    rows = session.execute(
+    query = (
         select(
             Order.id,
             Order.number,
@@ -525,26 +557,73 @@ def refund_not_in_budget(session: Session, scope: FinanceScope, **_: Any) -> lis
         .where(missing > 0, scope.covers(Order.agency_id))
         .order_by(refunds.c.refund_id)
     )
-    result = []
-    for order_id, number, agency_id, name, line_id, amount, count, refund_id, payment_id in rows:
-        evidence = [_order_evidence(order_id, number), _payment_evidence(payment_id)]
-        if line_id is not None:
-            evidence.append(Evidence(_l("Budget ledger"), "budgets.line", {"line_id": line_id}))
-        result.append(
-            FinanceException(
-                "refund_not_in_budget",
-                f"refund:{refund_id}",
-                agency_id,
-                name,
-                int(amount) * int(count),
-                _l("The refund did not return to the budget line.")
-                if line_id is not None
-                else _l("The order has no budget line to return the refund to."),
-                evidence,
-            )
-        )
-    return result
+    return query, subject_of("refund", refunds.c.refund_id)
 
+
+def _refund_not_in_budget_case(row: Any, **_: Any) -> FinanceException:
+    order_id, number, agency_id, name, line_id, amount, count, refund_id, payment_id = row
+    evidence = [_order_evidence(order_id, number), _payment_evidence(payment_id)]
+    if line_id is not None:
+        evidence.append(Evidence(_l("Budget ledger"), "budgets.line", {"line_id": line_id}))
+    return FinanceException(
+        "refund_not_in_budget",
+        f"refund:{refund_id}",
+        agency_id,
+        name,
+        int(amount) * int(count),
+        _l("The refund did not return to the budget line.")
+        if line_id is not None
+        else _l("The order has no budget line to return the refund to."),
+        evidence,
+    )
+
+
+@dataclass(frozen=True)
+class SqlKind:
+    """A kind found by one query, so that it can be counted, paged and looked up in SQL.
+
+    `query` gives the select (in list order) and the SQL expression of each row's subject;
+    `case` turns a row into the exception."""
+
+    kind: str
+    query: Callable[..., tuple[Select[Any], ColumnElement[str]]]
+    case: Callable[..., FinanceException]
+
+    def find(
+        self, session: Session, scope: FinanceScope, *, subject: str | None = None, **rules: Any
+    ) -> list[FinanceException]:
+        query, subject_column = self.query(scope, **rules)
+        if subject is not None:
+            query = query.where(subject_column == subject)
+        return [self.case(row, **rules) for row in session.execute(query)]
+
+
+SQL_KINDS: dict[str, SqlKind] = {
+    kind.kind: kind
+    for kind in (
+        SqlKind("unpaid_past_due", _unpaid_past_due_query, _unpaid_past_due_case),
+        SqlKind("paid_without_receipt", _paid_without_receipt_query, _paid_without_receipt_case),
+        SqlKind("amount_mismatch", _amount_mismatch_query, _amount_mismatch_case),
+        SqlKind("held_card_payment", _held_card_payment_query, _held_card_payment_case),
+        SqlKind("duplicate_payment", _duplicate_payment_query, _duplicate_payment_case),
+        SqlKind("refund_not_in_budget", _refund_not_in_budget_query, _refund_not_in_budget_case),
+    )
+}
+
+
+def _finder(kind: str) -> Callable[..., list[FinanceException]]:
+    def find(session: Session, scope: FinanceScope, **rules: Any) -> list[FinanceException]:
+        return SQL_KINDS[kind].find(session, scope, **rules)
+
+    find.__doc__ = SQL_KINDS[kind].query.__doc__
+    return find
+
+
+paid_without_receipt = _finder("paid_without_receipt")
+amount_mismatch = _finder("amount_mismatch")
+held_card_payment = _finder("held_card_payment")
+duplicate_payment = _finder("duplicate_payment")
+refund_not_in_budget = _finder("refund_not_in_budget")
 
 FINDERS: dict[str, Callable[..., list[FinanceException]]] = {
     "unpaid_past_due": unpaid_past_due,

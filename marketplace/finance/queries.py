@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
+    CTE,
     BigInteger,
     ColumnElement,
     String,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.orm import aliased
 
 from marketplace.accounts.models import User
 from marketplace.documents.models import DocumentKind, IssuedDocument
@@ -159,22 +161,23 @@ def in_period(period: Period | None, column: Any, *, is_date: bool = False) -> C
 # Per-order sums ----------------------------------------------------------------------
 
 
+def _of_orders(column: Any, order_ids: Any) -> ColumnElement[bool]:
+    """Limit a per-order sum to some orders (a page of them), or not at all (None)."""
+    return true() if order_ids is None else column.in_(order_ids)
+
+
 def _as_int(expression: Any) -> ColumnElement[int]:
     return cast(expression.as_string(), BigInteger)
 
 
-def current_invoices() -> Subquery:
+def current_invoices(order_ids: Any = None) -> CTE:
     """Each order's current (highest version) invoice: order_id, document_id, number,
-    version, gross, withheld_total, net_payable. The lead's `current_invoice`, for many."""
-    latest = (
-        select(
-            IssuedDocument.order_id.label("order_id"),
-            func.max(IssuedDocument.version).label("version"),
-        )
-        .where(IssuedDocument.kind == DocumentKind.INVOICE)
-        .group_by(IssuedDocument.order_id)
-        .subquery("latest_invoice_versions")
-    )
+    version, gross, withheld_total, net_payable. The lead's `current_invoice`, for many.
+
+    A correction supersedes the version before it (`supersedes_id`, unique), so the current
+    version is the one nothing supersedes: one pass over the invoices with an index probe
+    each, instead of grouping every invoice by order and joining the groups back."""
+    newer = aliased(IssuedDocument, name="newer_document")
     content = IssuedDocument.content
     return (
         select(
@@ -187,32 +190,35 @@ def current_invoices() -> Subquery:
             _as_int(content[("taxes", "withheld_total")]).label("withheld_total"),
             _as_int(content["net_payable"]).label("net_payable"),
         )
-        .join(
-            latest,
-            and_(
-                IssuedDocument.order_id == latest.c.order_id,
-                IssuedDocument.version == latest.c.version,
-            ),
+        .where(
+            IssuedDocument.kind == DocumentKind.INVOICE,
+            ~select(newer.id).where(newer.supersedes_id == IssuedDocument.id).exists(),
+            _of_orders(IssuedDocument.order_id, order_ids),
         )
-        .where(IssuedDocument.kind == DocumentKind.INVOICE)
-        .subquery("current_invoices")
+        # Read each invoice's JSON once, not once per figure that uses it: without this,
+        # SQLite folds the subquery into the join and extracts net_payable several times
+        # per order from the document.
+        .cte("current_invoices")
+        .prefix_with("MATERIALIZED")
     )
 
 
-def current_basts() -> Subquery:
+def current_basts(order_ids: Any = None) -> Subquery:
     """Orders that have a handover certificate: order_id, document_id (the latest)."""
     return (
         select(
             IssuedDocument.order_id.label("order_id"),
             func.max(IssuedDocument.id).label("document_id"),
         )
-        .where(IssuedDocument.kind == DocumentKind.BAST)
+        .where(
+            IssuedDocument.kind == DocumentKind.BAST, _of_orders(IssuedDocument.order_id, order_ids)
+        )
         .group_by(IssuedDocument.order_id)
         .subquery("current_basts")
     )
 
 
-def paid_per_order() -> Subquery:
+def paid_per_order(order_ids: Any = None) -> Subquery:
     """Succeeded payments per order: order_id, paid (rupiah, before refunds), payments
     (how many), full_payments (recorded without a partial-payment reason), last_paid_on."""
     meant_in_full = case((func.coalesce(func.length(Payment.partial_reason), 0) == 0, 1), else_=0)
@@ -225,20 +231,23 @@ def paid_per_order() -> Subquery:
             func.max(Payment.paid_on).label("last_paid_on"),
         )
         .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(Payment.status == PaymentStatus.SUCCEEDED)
+        .where(
+            Payment.status == PaymentStatus.SUCCEEDED,
+            _of_orders(PaymentAllocation.order_id, order_ids),
+        )
         .group_by(PaymentAllocation.order_id)
         .subquery("paid_per_order")
     )
 
 
-def refunded_per_order() -> Subquery:
+def refunded_per_order(order_ids: Any = None) -> Subquery:
     """Succeeded refunds per order: order_id, refunded (rupiah)."""
     return (
         select(
             Refund.order_id.label("order_id"),
             func.sum(Refund.amount).label("refunded"),
         )
-        .where(Refund.status == RefundStatus.SUCCEEDED)
+        .where(Refund.status == RefundStatus.SUCCEEDED, _of_orders(Refund.order_id, order_ids))
         .group_by(Refund.order_id)
         .subquery("refunded_per_order")
     )
@@ -261,3 +270,42 @@ def tenths(total: int, count: int) -> int | None:
 def subject_of(prefix: str, column: Any) -> ColumnElement[str]:
     """The exception subject ("order:12") of a row, in SQL, to join explanations on."""
     return literal(f"{prefix}:", String).concat(cast(column, String))
+
+
+# Pages of long lists -----------------------------------------------------------------
+
+#: rows on one page of a finance list
+PAGE_SIZE = 50
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list whose total is counted over the whole filtered set."""
+
+    items: list[T]
+    number: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def page_number(value: int | None, total: int, size: int = PAGE_SIZE) -> int:
+    """The page asked for, kept between the first and the last page."""
+    last = max(1, -(-total // size))
+    return min(max(value or 1, 1), last)

@@ -10,18 +10,21 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from marketplace.accounts.models import Agency, User
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
 from marketplace.errors import Conflict
 from marketplace.finance.queries import (
+    PAGE_SIZE,
     RECEIVED,
     FinanceScope,
+    Page,
     Period,
     current_basts,
     current_invoices,
     in_period,
+    page_number,
     paid_per_order,
     refunded_per_order,
     subject_of,
@@ -77,7 +80,15 @@ def order_figures(
     session: Session, scope: FinanceScope, period: Period | None
 ) -> tuple[list[OrderFigures], OrderFigures]:
     """Per agency, in one query: orders received in the period, their invoices and payments."""
-    invoice, paid, refunded = current_invoices(), paid_per_order(), refunded_per_order()
+    orders = None  # every order: reading all invoices once beats looking each one up
+    if not scope.province_wide or period is not None:
+        orders = select(Order.id).where(
+            Order.status.in_(RECEIVED),
+            scope.covers(Order.agency_id),
+            in_period(period, Order.received_at),
+        )
+    invoice, paid = current_invoices(orders), paid_per_order(orders)
+    refunded = refunded_per_order(orders)
     net = func.coalesce(invoice.c.net_payable, 0)
     paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
     done = Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED])
@@ -142,6 +153,8 @@ def _check_payment(payment: Payment) -> PaymentCheck:
 
 @dataclass
 class PaymentsView:
+    """The totals over every payment of the scope and period; one page of each rail."""
+
     card: list[PaymentCheck]
     transfers: list[PaymentCheck]
     card_gross: int
@@ -149,36 +162,72 @@ class PaymentsView:
     card_net: int
     transfer_total: int
     payouts: list[dict[str, object]]
+    card_page: Page[PaymentCheck] | None = None
+    transfer_page: Page[PaymentCheck] | None = None
 
 
-def payments_vs_stripe(
-    session: Session, scope: FinanceScope, period: Period | None
-) -> PaymentsView:
-    """Every payment of the scope (by value date) with its checks; card payments with
-    Stripe's gross, fee and net; and, province-wide, the payouts Stripe reported."""
-    payments = session.scalars(
+def _payments_of_page(
+    session: Session, where: list[Any], rail: PaymentRail, page: int | None, size: int
+) -> Page[PaymentCheck]:
+    total = session.scalar(select(func.count(Payment.id)).where(*where, Payment.rail == rail)) or 0
+    number = page_number(page, total, size)
+    rows = session.scalars(
         select(Payment)
-        .where(scope.covers(Payment.agency_id), in_period(period, Payment.paid_on, is_date=True))
+        .where(*where, Payment.rail == rail)
         .options(
             joinedload(Payment.agency),
             joinedload(Payment.vendor),
-            selectinload(Payment.allocations).joinedload(PaymentAllocation.order),
+            selectinload(Payment.allocations)
+            .joinedload(PaymentAllocation.order)
+            .options(lazyload(Order.lines)),
         )
         .order_by(Payment.paid_on.desc(), Payment.id.desc())
+        .offset((number - 1) * size)
+        .limit(size)
     ).all()
-    card = [_check_payment(p) for p in payments if p.rail is PaymentRail.CARD]
-    transfers = [_check_payment(p) for p in payments if p.rail is PaymentRail.TRANSFER]
-    succeeded_card = [c.payment for c in card if c.payment.status is PaymentStatus.SUCCEEDED]
+    return Page([_check_payment(p) for p in rows], number, total, size)
+
+
+def payments_vs_stripe(
+    session: Session,
+    scope: FinanceScope,
+    period: Period | None,
+    *,
+    card_page: int | None = 1,
+    transfer_page: int | None = 1,
+    size: int = PAGE_SIZE,
+) -> PaymentsView:
+    """The payments of the scope (by value date) with their checks, a page of each rail;
+    card payments with Stripe's gross, fee and net, summed in SQL over every page; and,
+    province-wide, the payouts Stripe reported."""
+    where = [scope.covers(Payment.agency_id), in_period(period, Payment.paid_on, is_date=True)]
+    succeeded = Payment.status == PaymentStatus.SUCCEEDED
+
+    def total_of(column: Any, rail: PaymentRail) -> Any:
+        return func.coalesce(
+            func.sum(case((succeeded & (Payment.rail == rail), column), else_=0)), 0
+        )
+
+    gross, fee, net, transfer_total = session.execute(
+        select(
+            total_of(Payment.amount, PaymentRail.CARD),
+            total_of(func.coalesce(Payment.fee, 0), PaymentRail.CARD),
+            total_of(func.coalesce(Payment.net, 0), PaymentRail.CARD),
+            total_of(Payment.amount, PaymentRail.TRANSFER),
+        ).where(*where)
+    ).one()
+    cards = _payments_of_page(session, where, PaymentRail.CARD, card_page, size)
+    transfers = _payments_of_page(session, where, PaymentRail.TRANSFER, transfer_page, size)
     return PaymentsView(
-        card=card,
-        transfers=transfers,
-        card_gross=sum(p.amount for p in succeeded_card),
-        card_fee=sum(p.fee or 0 for p in succeeded_card),
-        card_net=sum(p.net or 0 for p in succeeded_card),
-        transfer_total=sum(
-            c.payment.amount for c in transfers if c.payment.status is PaymentStatus.SUCCEEDED
-        ),
+        card=cards.items,
+        transfers=transfers.items,
+        card_gross=int(gross),
+        card_fee=int(fee),
+        card_net=int(net),
+        transfer_total=int(transfer_total),
         payouts=payouts(session) if scope.province_wide else [],
+        card_page=cards,
+        transfer_page=transfers,
     )
 
 
@@ -246,10 +295,8 @@ class LedgerCheck:
         return self.difference == 0 and self.counter_difference == 0
 
 
-def ledger_vs_orders(
-    session: Session, scope: FinanceScope, fiscal_year: int | None = None
-) -> list[LedgerCheck]:
-    """Per budget line, in one query: ledger spending against the orders charged to it."""
+def _ledger_figures(scope: FinanceScope, fiscal_year: int | None) -> Any:
+    """Per budget line: ledger spending, received orders, their refunds and how many."""
     entries = (
         select(
             BudgetEntry.budget_line_id.label("line_id"),
@@ -279,20 +326,73 @@ def ledger_vs_orders(
     )
     query = (
         select(
-            BudgetLine,
-            func.coalesce(entries.c.spent, 0),
-            func.coalesce(orders.c.received, 0),
-            func.coalesce(orders.c.refunded, 0),
-            func.coalesce(orders.c.orders, 0),
+            BudgetLine.id.label("line_id"),
+            BudgetLine.spent.label("counter"),
+            func.coalesce(entries.c.spent, 0).label("spent"),
+            func.coalesce(orders.c.received, 0).label("received"),
+            func.coalesce(orders.c.refunded, 0).label("refunded"),
+            func.coalesce(orders.c.orders, 0).label("orders"),
         )
         .outerjoin(entries, entries.c.line_id == BudgetLine.id)
         .outerjoin(orders, orders.c.line_id == BudgetLine.id)
         .where(scope.covers(BudgetLine.agency_id))
-        .options(joinedload(BudgetLine.agency))
-        .order_by(BudgetLine.fiscal_year.desc(), BudgetLine.agency_id, BudgetLine.account_code)
     )
     if fiscal_year is not None:
         query = query.where(BudgetLine.fiscal_year == fiscal_year)
+    return query.subquery("ledger_figures")
+
+
+@dataclass
+class LedgerPage:
+    page: Page[LedgerCheck]
+    #: lines, over every page, whose ledger differs from its orders or its running total
+    differences: int
+
+
+def ledger_page(
+    session: Session,
+    scope: FinanceScope,
+    fiscal_year: int | None = None,
+    *,
+    page: int | None = 1,
+    size: int = PAGE_SIZE,
+) -> LedgerPage:
+    """One page of budget lines with their checks; the differences counted over all."""
+    figures = _ledger_figures(scope, fiscal_year)
+    expected = figures.c.received - figures.c.refunded
+    differs = (figures.c.spent != expected) | (figures.c.counter != figures.c.spent)
+    total, differences = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((differs, 1), else_=0)), 0))
+    ).one()
+    number = page_number(page, total, size)
+    rows = session.execute(
+        select(BudgetLine, figures.c.spent, figures.c.received, figures.c.refunded)
+        .add_columns(figures.c.orders)
+        .join(figures, figures.c.line_id == BudgetLine.id)
+        .options(joinedload(BudgetLine.agency))
+        .order_by(BudgetLine.fiscal_year.desc(), BudgetLine.agency_id, BudgetLine.account_code)
+        .offset((number - 1) * size)
+        .limit(size)
+    )
+    checks = [
+        LedgerCheck(line, int(spent), int(received), int(refund), int(count))
+        for line, spent, received, refund, count in rows
+    ]
+    return LedgerPage(Page(checks, number, int(total), size), int(differences))
+
+
+def ledger_vs_orders(
+    session: Session, scope: FinanceScope, fiscal_year: int | None = None
+) -> list[LedgerCheck]:
+    """Per budget line, in one query: ledger spending against the orders charged to it."""
+    figures = _ledger_figures(scope, fiscal_year)
+    query = (
+        select(BudgetLine, figures.c.spent, figures.c.received, figures.c.refunded)
+        .add_columns(figures.c.orders)
+        .join(figures, figures.c.line_id == BudgetLine.id)
+        .options(joinedload(BudgetLine.agency))
+        .order_by(BudgetLine.fiscal_year.desc(), BudgetLine.agency_id, BudgetLine.account_code)
+    )
     return [
         LedgerCheck(line, int(spent), int(received), int(refund), int(count))
         for line, spent, received, refund, count in session.execute(query)
@@ -330,8 +430,8 @@ def reconcile_checks(
 ) -> list[ReconcileCheck]:
     """Paid orders with what finance checks before reconciling: the payment equals the net
     payable (or the difference was explained) and the BAST and invoice exist."""
-    invoice, bast = current_invoices(), current_basts()
-    paid, refunded = paid_per_order(), refunded_per_order()
+    invoice, bast = current_invoices(order_ids), current_basts(order_ids)
+    paid, refunded = paid_per_order(order_ids), refunded_per_order(order_ids)
     query = (
         select(
             Order,
@@ -351,7 +451,7 @@ def reconcile_checks(
             & (ExplainedException.subject == subject_of("order", Order.id)),
         )
         .where(Order.status == OrderStatus.PAID, scope.covers(Order.agency_id))
-        .options(joinedload(Order.agency), joinedload(Order.vendor))
+        .options(joinedload(Order.agency), joinedload(Order.vendor), lazyload(Order.lines))
         .order_by(Order.paid_at, Order.id)
     )
     if order_ids is not None:
@@ -362,6 +462,34 @@ def reconcile_checks(
         )
         for order, net, paid_amount, invoice_id, bast_id, explained in session.execute(query)
     ]
+
+
+def waiting_query(scope: FinanceScope) -> Any:
+    """Paid orders waiting for finance to reconcile them, oldest payment first."""
+    return select(Order.id).where(Order.status == OrderStatus.PAID, scope.covers(Order.agency_id))
+
+
+def count_waiting(session: Session, scope: FinanceScope) -> int:
+    return session.scalar(select(func.count()).select_from(waiting_query(scope).subquery())) or 0
+
+
+def reconcile_page(
+    session: Session, scope: FinanceScope, *, page: int | None = 1, size: int = PAGE_SIZE
+) -> Page[ReconcileCheck]:
+    """One page of the paid orders to reconcile: the page's orders are picked first, and the
+    sums and documents read for those orders only."""
+    total = count_waiting(session, scope)
+    number = page_number(page, total, size)
+    ids = list(
+        session.scalars(
+            waiting_query(scope)
+            .order_by(Order.paid_at, Order.id)
+            .offset((number - 1) * size)
+            .limit(size)
+        )
+    )
+    checks = reconcile_checks(session, scope, ids) if ids else []
+    return Page(checks, number, total, size)
 
 
 def reconcile(session: Session, actor: User, order: Order, scope: FinanceScope) -> Order:

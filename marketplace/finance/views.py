@@ -48,6 +48,15 @@ def format_tenths(value: int | None) -> str:
     return f"{sign}{value // 10}{get_decimal_symbol(current_locale())}{value % 10}"
 
 
+@bp.app_template_global("finance_page_url")
+def finance_page_url(param: str, number: int) -> str:
+    """This page's URL with its filters, at another page of one of its lists."""
+    args = {**(request.view_args or {}), **request.args.to_dict(), param: number}
+    if number <= 1:
+        args.pop(param)
+    return url_for(request.endpoint or "finance.index", **args)
+
+
 def month_label(period: Period | None) -> str:
     if period is None:
         return _("All time")
@@ -63,6 +72,10 @@ def requested_agency_id() -> int | None:
 def current_scope() -> FinanceScope:
     """The scope of this request: the agency asked for, within what the user may see."""
     return scope_for(current_user, requested_agency_id())
+
+
+def requested_page(name: str = "page") -> int:
+    return min(max(request.args.get(name, 1, type=int) or 1, 1), 1_000_000)
 
 
 def requested_period() -> Period | None:
@@ -104,18 +117,17 @@ def index():  # type: ignore[no-untyped-def]
     db = get_session()
     scope, period = current_scope(), requested_period()
     per_agency, total = reconciliation.order_figures(db, scope, period)
-    found = exceptions.find_exceptions(
+    counts = exceptions.count_by_kind(
         db, scope, today=today_in_jakarta(), payment_due_days=due_days()
     )
-    waiting = reconciliation.reconcile_checks(db, scope)
     return render_template(
         "finance/index.html",
         per_agency=per_agency,
         total=total,
-        exception_counts=found.count_by_kind(),
-        open_exceptions=len(found.open),
+        exception_counts=counts,
+        open_exceptions=sum(counts.values()),
         kinds=exceptions.KINDS,
-        waiting=len(waiting),
+        waiting=reconciliation.count_waiting(db, scope),
         province_wide=scope.province_wide,
         **filter_choices(),
     )
@@ -127,15 +139,18 @@ def index():  # type: ignore[no-untyped-def]
 def _exceptions_page(form: ExplainForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     db = get_session()
     scope = current_scope()
-    found = exceptions.find_exceptions(
-        db, scope, today=today_in_jakarta(), payment_due_days=due_days()
+    rules = {"today": today_in_jakarta(), "payment_due_days": due_days()}
+    open_page = exceptions.exception_page(db, scope, page=requested_page("page"), **rules)
+    explained_page = exceptions.exception_page(
+        db, scope, page=requested_page("explained_page"), explained=True, **rules
     )
     failed = None
     if form is not None and form.errors:
         failed = (form.kind.data, form.subject.data)
     return render_template(
         "finance/exceptions.html",
-        found=found,
+        open_page=open_page.page,
+        explained_page=explained_page.page,
         kinds=exceptions.KINDS,
         can_explain=exceptions.can_explain(current_user),
         form=form if form is not None else ExplainForm(formdata=None),
@@ -184,10 +199,11 @@ def explain():  # type: ignore[no-untyped-def]
 @bp.get("/reconcile")
 @permission_required("finance:view")
 def reconcile_list():  # type: ignore[no-untyped-def]
-    checks = reconciliation.reconcile_checks(get_session(), current_scope())
+    page = reconciliation.reconcile_page(get_session(), current_scope(), page=requested_page())
     return render_template(
         "finance/reconcile.html",
-        checks=checks,
+        page=page,
+        checks=page.items,
         can_reconcile=lambda order: can_reconcile(current_user, order),
         form=ConfirmForm(formdata=None),
         **filter_choices(),
@@ -214,7 +230,13 @@ def reconcile(order_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/payments")
 @permission_required("finance:view")
 def payments():  # type: ignore[no-untyped-def]
-    view = reconciliation.payments_vs_stripe(get_session(), current_scope(), requested_period())
+    view = reconciliation.payments_vs_stripe(
+        get_session(),
+        current_scope(),
+        requested_period(),
+        card_page=requested_page("card_page"),
+        transfer_page=requested_page("transfer_page"),
+    )
     return render_template("finance/payments.html", view=view, **filter_choices())
 
 
@@ -222,12 +244,13 @@ def payments():  # type: ignore[no-untyped-def]
 @permission_required("finance:view")
 def ledgers():  # type: ignore[no-untyped-def]
     year = request.args.get("year", type=int)
-    checks = reconciliation.ledger_vs_orders(get_session(), current_scope(), year)
+    found = reconciliation.ledger_page(get_session(), current_scope(), year, page=requested_page())
     return render_template(
         "finance/ledgers.html",
-        checks=checks,
+        page=found.page,
+        checks=found.page.items,
         year=year,
-        differences=sum(1 for c in checks if not c.ok),
+        differences=found.differences,
         **filter_choices(),
     )
 

@@ -31,6 +31,11 @@ class Order(Base):
         CheckConstraint("headcount IS NULL OR headcount >= 0", name="headcount_non_negative"),
         # possible split purchases and the vendor's daily capacity look orders up this way
         Index("ix_orders_vendor_day", "vendor_id", "delivery_date", "agency_id"),
+        # finance: paid orders to reconcile in order of payment, received orders by period
+        Index("ix_orders_status_paid_at", "status", "paid_at", "id"),
+        Index("ix_orders_status_received_at", "status", "received_at"),
+        # finance: each budget line's received orders summed from the index alone
+        Index("ix_orders_line_status_received", "budget_line_id", "status", "received_total"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -72,6 +73,8 @@ class Payment(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("fee IS NULL OR fee >= 0", name="fee_non_negative"),
+        # finance pages through each rail's payments, latest value date first
+        Index("ix_payments_rail_paid_on", "rail", "paid_on", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
