@@ -20,8 +20,12 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # the app is imported inside the functions that need it
+#: the code that is served and migrated: this checkout, or a snapshot of one commit
+#: (`git archive <commit> | tar -x -C DIR`, then EORDER_BENCH_APP_DIR=DIR) so that a long
+#: run measures one version while the checkout changes
+APP_DIR = Path(os.environ.get("EORDER_BENCH_APP_DIR", ROOT))
+if str(APP_DIR) not in sys.path:
+    sys.path.insert(0, str(APP_DIR))  # the app is imported inside the functions that need it
 
 PG_HOST = "127.0.0.1:5432"
 PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"]
@@ -73,7 +77,7 @@ def flask(database_url: str, *args: str, **extra_env: str) -> str:
     """Run `flask --app wsgi ARGS` against the database; returns its output."""
     done = subprocess.run(  # noqa: S603
         [str(ROOT / ".venv/bin/flask"), "--app", "wsgi", *args],
-        cwd=ROOT,
+        cwd=APP_DIR,
         env=app_env(database_url, **extra_env),
         check=True,
         capture_output=True,
@@ -128,7 +132,7 @@ def start_gunicorn(
         str(error_log),
         "wsgi:app",
     ]
-    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603
+    return subprocess.Popen(command, cwd=APP_DIR, env=env)  # noqa: S603
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes], path: str = "/healthz") -> None:
@@ -182,16 +186,19 @@ class Reply:
 class HttpClient:
     """A browser of one user over HTTP: cookies kept, redirects not followed."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, timeout: float = 60) -> None:
         self.base = base
+        self.timeout = timeout
         self.session = requests.Session()
 
     def get(self, path: str) -> Reply:
-        r = self.session.get(self.base + path, allow_redirects=False, timeout=60)
+        r = self.session.get(self.base + path, allow_redirects=False, timeout=self.timeout)
         return Reply(r.status_code, r.headers.get("Location", ""), r.text)
 
     def post(self, path: str, data: dict[str, str]) -> Reply:
-        r = self.session.post(self.base + path, data=data, allow_redirects=False, timeout=60)
+        r = self.session.post(
+            self.base + path, data=data, allow_redirects=False, timeout=self.timeout
+        )
         return Reply(r.status_code, r.headers.get("Location", ""), r.text)
 
     def cookie_header(self) -> str:
