@@ -290,8 +290,8 @@ def test_finance_sees_exceptions_the_small_business_share_and_timeliness(client,
     assert 'id="home-chart-sme"' in page and 'role="img"' in page
     assert "100.0% of" in page and "target met" in page
     assert 'id="home-chart-timeliness"' in page
-    assert f"{world.agency.name}: 100.0% paid within the term" in page
-    assert "1 overdue and unpaid" in page
+    assert f"{world.agency.name}: 100.0% of paid orders were paid within the term" in page
+    assert "1 past due and unpaid" in page
 
 
 def test_finance_on_a_quiet_year(client, db, login, world):

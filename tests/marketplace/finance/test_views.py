@@ -71,7 +71,8 @@ def test_treasurer_sees_only_their_agency(client, login, db, world, orders):
     overview = client.get("/finance/").get_data(as_text=True)
     assert world.agency.name in overview and world.other_agency.name not in overview
     listing = client.get("/finance/exceptions").get_data(as_text=True)
-    assert f"order:{mine.id}" in listing and f"order:{theirs.id}" not in listing
+    # the page links each finding to its order; the internal "order:N" ids are in the export only
+    assert f'/orders/{mine.id}"' in listing and f'/orders/{theirs.id}"' not in listing
     assert "Mark explained" not in listing
     ledgers = client.get("/finance/ledgers").get_data(as_text=True)
     assert world.agency.name in ledgers and world.other_agency.name not in ledgers
