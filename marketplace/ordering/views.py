@@ -42,6 +42,8 @@ from marketplace.web import order_rules, permission_required, show_error, today_
 bp = Blueprint("ordering", __name__)
 RECEIVE = OrderAction.RECEIVE
 PAGE_SIZE = 30
+#: orders per page of the approvals queue and of the deliveries to confirm
+APPROVALS_PAGE_SIZE = 25
 
 
 # Cart ------------------------------------------------------------------------------
@@ -338,12 +340,29 @@ def approvals():  # type: ignore[no-untyped-def]
     if has_any_permission(current_user, "order:receive"):
         rows = delivery.awaiting_receipt(db, current_user, order_rules().receipt_due_days)
         deliveries = [(o, overdue) for o, overdue in rows if can_act(current_user, o, RECEIVE)]
+    waiting = services.approval_queue(db, current_user)
+    orders, orders_page, orders_pages = _one_page(waiting, "page")
+    to_confirm, deliveries_page, deliveries_pages = _one_page(deliveries, "receipts_page")
     return render_template(
         "ordering/approvals.html",
-        orders=services.approval_queue(db, current_user),
-        deliveries=deliveries,
+        orders=orders,
+        waiting_count=len(waiting),
+        orders_page=orders_page,
+        orders_pages=orders_pages,
+        deliveries=to_confirm,
+        deliveries_count=len(deliveries),
+        deliveries_page=deliveries_page,
+        deliveries_pages=deliveries_pages,
         receipt_due_days=order_rules().receipt_due_days,
     )
+
+
+def _one_page(rows: list, argument: str) -> tuple[list, int, int]:  # type: ignore[type-arg]
+    """The page of `rows` the URL asks for (oldest first), its number and the page count."""
+    pages = max(1, -(-len(rows) // APPROVALS_PAGE_SIZE))
+    page = min(max(request.args.get(argument, 1, type=int) or 1, 1), pages)
+    start = (page - 1) * APPROVALS_PAGE_SIZE
+    return rows[start : start + APPROVALS_PAGE_SIZE], page, pages
 
 
 def _version() -> int | None:
