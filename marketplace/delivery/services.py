@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from catalog import photos
 from catalog.db import utcnow
@@ -330,7 +330,11 @@ def awaiting_receipt_query(agency_ids: Sequence[int]) -> Select[tuple[Order]]:
     return (
         select(Order)
         .where(Order.status == OrderStatus.DELIVERED, Order.agency_id.in_(agency_ids))
-        .options(joinedload(Order.vendor), joinedload(Order.requester))
+        .options(
+            joinedload(Order.vendor),
+            joinedload(Order.requester).lazyload(User.memberships),
+            lazyload(Order.lines),
+        )
         .order_by(Order.delivered_at, Order.id)
     )
 

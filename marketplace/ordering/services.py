@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from catalog.db import utcnow
 from catalog.models import Product
@@ -90,8 +90,10 @@ def approval_queue(session: Session, user: User) -> list[Order]:
         .options(
             joinedload(Order.vendor),
             joinedload(Order.agency),
-            joinedload(Order.requester),
+            # the queue shows requesters' names: not their roles, nor the orders' lines
+            joinedload(Order.requester).lazyload(User.memberships),
             joinedload(Order.budget_line),
+            lazyload(Order.lines),
         )
         .order_by(Order.submitted_at, Order.id)
     )
