@@ -36,6 +36,8 @@ class Order(Base):
         Index("ix_orders_status_received_at", "status", "received_at"),
         # finance: each budget line's received orders summed from the index alone
         Index("ix_orders_line_status_received", "budget_line_id", "status", "received_total"),
+        # an agency's queues (waiting for approval, deliveries to confirm) by status
+        Index("ix_orders_agency_status", "agency_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
