@@ -445,7 +445,7 @@ def finance_home(
     )
     home.charts["timeliness"] = bar_chart(
         "home-chart-timeliness",
-        _("Paid within the payment term, %(year)s", year=today.year),
+        _("Paid orders paid within the payment term, %(year)s", year=today.year),
         _("Share of each agency's paid orders paid within the payment term."),
         [
             Bar(t.agency_name, t.within_due_permille or 0, format_permille(t.within_due_permille))
