@@ -9,7 +9,6 @@ from typing import Any, Generic, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    CTE,
     BigInteger,
     ColumnElement,
     String,
@@ -170,7 +169,7 @@ def _as_int(expression: Any) -> ColumnElement[int]:
     return cast(expression.as_string(), BigInteger)
 
 
-def current_invoices(order_ids: Any = None) -> CTE:
+def current_invoices(order_ids: Any = None) -> Subquery:
     """Each order's current (highest version) invoice: order_id, document_id, number,
     version, gross, withheld_total, net_payable. The lead's `current_invoice`, for many.
 
@@ -195,11 +194,7 @@ def current_invoices(order_ids: Any = None) -> CTE:
             ~select(newer.id).where(newer.supersedes_id == IssuedDocument.id).exists(),
             _of_orders(IssuedDocument.order_id, order_ids),
         )
-        # Read each invoice's JSON once, not once per figure that uses it: without this,
-        # SQLite folds the subquery into the join and extracts net_payable several times
-        # per order from the document.
-        .cte("current_invoices")
-        .prefix_with("MATERIALIZED")
+        .subquery("current_invoices")
     )
 
 

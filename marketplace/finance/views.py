@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from babel.numbers import get_decimal_symbol
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -18,7 +18,13 @@ from marketplace.db import get_session
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.finance import exceptions, reconciliation
 from marketplace.finance.forms import ConfirmForm, ExplainForm
-from marketplace.finance.queries import FinanceScope, Period, is_province_finance, scope_for
+from marketplace.finance.queries import (
+    PAGE_SIZE,
+    FinanceScope,
+    Period,
+    is_province_finance,
+    scope_for,
+)
 from marketplace.i18n import current_locale
 from marketplace.ordering import services as ordering
 from marketplace.payments.models import StripeEvent
@@ -72,6 +78,11 @@ def requested_agency_id() -> int | None:
 def current_scope() -> FinanceScope:
     """The scope of this request: the agency asked for, within what the user may see."""
     return scope_for(current_user, requested_agency_id())
+
+
+def page_size() -> int:
+    """Rows per page of the long lists (a test may ask for fewer)."""
+    return int(current_app.config.get("FINANCE_PAGE_SIZE", PAGE_SIZE))
 
 
 def requested_page(name: str = "page") -> int:
@@ -140,9 +151,11 @@ def _exceptions_page(form: ExplainForm | None = None, status: int = 200):  # typ
     db = get_session()
     scope = current_scope()
     rules = {"today": today_in_jakarta(), "payment_due_days": due_days()}
-    open_page = exceptions.exception_page(db, scope, page=requested_page("page"), **rules)
+    open_page = exceptions.exception_page(
+        db, scope, page=requested_page("page"), size=page_size(), **rules
+    )
     explained_page = exceptions.exception_page(
-        db, scope, page=requested_page("explained_page"), explained=True, **rules
+        db, scope, page=requested_page("explained_page"), explained=True, size=page_size(), **rules
     )
     failed = None
     if form is not None and form.errors:
@@ -199,7 +212,9 @@ def explain():  # type: ignore[no-untyped-def]
 @bp.get("/reconcile")
 @permission_required("finance:view")
 def reconcile_list():  # type: ignore[no-untyped-def]
-    page = reconciliation.reconcile_page(get_session(), current_scope(), page=requested_page())
+    page = reconciliation.reconcile_page(
+        get_session(), current_scope(), page=requested_page(), size=page_size()
+    )
     return render_template(
         "finance/reconcile.html",
         page=page,
@@ -236,6 +251,7 @@ def payments():  # type: ignore[no-untyped-def]
         requested_period(),
         card_page=requested_page("card_page"),
         transfer_page=requested_page("transfer_page"),
+        size=page_size(),
     )
     return render_template("finance/payments.html", view=view, **filter_choices())
 
@@ -244,7 +260,9 @@ def payments():  # type: ignore[no-untyped-def]
 @permission_required("finance:view")
 def ledgers():  # type: ignore[no-untyped-def]
     year = request.args.get("year", type=int)
-    found = reconciliation.ledger_page(get_session(), current_scope(), year, page=requested_page())
+    found = reconciliation.ledger_page(
+        get_session(), current_scope(), year, page=requested_page(), size=page_size()
+    )
     return render_template(
         "finance/ledgers.html",
         page=found.page,
