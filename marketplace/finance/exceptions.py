@@ -101,7 +101,10 @@ def count_by_kind(
     is found by a query, without loading the cases."""
     rules: dict[str, Any] = {"today": today, "payment_due_days": payment_due_days}
     counts = dict.fromkeys(KINDS, 0)
+    explained_kinds = set(session.scalars(select(ExplainedException.kind).distinct()))
     for kind in KINDS:
+        if explained and kind not in explained_kinds:
+            continue  # nothing of this kind was explained: no need to find its cases
         if kind in SQL_KINDS:
             query, subject = SQL_KINDS[kind].query(scope, **rules)
             condition = _explained(kind, subject)

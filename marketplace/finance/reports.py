@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from catalog.models import BusinessScale, Category, Product, Vendor
@@ -95,6 +95,11 @@ def spending_report(
         scope.covers(Order.agency_id),
         in_period(Period(year), Order.received_at),
     )
+    # the Jakarta month of receipt, from the moments each month starts (no time zones in SQL)
+    month = case(
+        *((Order.received_at < Period(year, m).ends_at(), m) for m in range(1, 12)),
+        else_=12,
+    ).label("month")
     rows = session.execute(
         select(
             Order.agency_id,
@@ -102,30 +107,34 @@ def spending_report(
             Order.vendor_id,
             Vendor.trading_name,
             Vendor.scale,
-            Order.received_at,
-            func.coalesce(Order.received_total, 0),
+            month,
+            func.coalesce(func.sum(Order.received_total), 0),
+            func.count(Order.id),
         )
         .join(Agency, Agency.id == Order.agency_id)
         .join(Vendor, Vendor.id == Order.vendor_id)
         .where(*received)
+        .group_by(
+            Order.agency_id, Agency.name, Order.vendor_id, Vendor.trading_name, Vendor.scale, month
+        )
     ).all()
     agencies: dict[object, _Tally] = {}
     vendors: dict[object, _Tally] = {}
     scales: dict[object, _Tally] = {s: _Tally(str(s.label)) for s in BusinessScale}
     months: dict[object, _Tally] = {m: _Tally(str(m)) for m in range(1, 13)}
-    total = 0
-    for agency_id, agency_name, vendor_id, vendor_name, scale, received_at, amount in rows:
-        month = received_at.astimezone(JAKARTA).month
+    total = orders = 0
+    for agency_id, agency_name, vendor_id, vendor_name, scale, in_month, amount, count in rows:
         for bucket, key, label in (
             (agencies, agency_id, agency_name),
             (vendors, vendor_id, vendor_name),
             (scales, scale, ""),
-            (months, month, ""),
+            (months, int(in_month), ""),
         ):
             tally = bucket.setdefault(key, _Tally(label))
             tally.amount += int(amount)
-            tally.count += 1
+            tally.count += int(count)
         total += int(amount)
+        orders += int(count)
     by_vendor = _shares(vendors, total)
     others = by_vendor[TOP_VENDORS:]
     other_vendors = None
@@ -136,7 +145,7 @@ def spending_report(
     return SpendingReport(
         year=year,
         total=total,
-        orders=len(rows),
+        orders=orders,
         refunded=_refunded(session, received),
         by_agency=_shares(agencies, total),
         by_vendor=by_vendor[:TOP_VENDORS],
