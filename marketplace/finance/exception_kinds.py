@@ -105,6 +105,14 @@ def _payment_evidence(payment_id: int) -> Evidence:
 # The kinds ---------------------------------------------------------------------------
 
 
+def _orders_of(scope: FinanceScope, *conditions: Any) -> Select[Any] | None:
+    """The orders whose sums an agency's list needs; province-wide, None (every order),
+    as reading every invoice once is quicker than looking each one up."""
+    if scope.province_wide:
+        return None
+    return select(Order.id).where(scope.covers(Order.agency_id), *conditions)
+
+
 def _unpaid_past_due_query(
     scope: FinanceScope, *, today: date, payment_due_days: int, **_: Any
 ) -> tuple[Select[Any], ColumnElement[str]]:
@@ -207,7 +215,9 @@ def _paid_without_receipt_case(row: Any, **_: Any) -> FinanceException:
 
 def _amount_mismatch_query(scope: FinanceScope, **_: Any) -> tuple[Select[Any], ColumnElement[str]]:
     """Paid or reconciled orders whose payments (less refunds) differ from the net payable."""
-    invoice, paid, refunded = current_invoices(), paid_per_order(), refunded_per_order()
+    orders = _orders_of(scope, Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED]))
+    invoice, paid = current_invoices(orders), paid_per_order(orders)
+    refunded = refunded_per_order(orders)
     net = func.coalesce(invoice.c.net_payable, 0)
     paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
     query = (
@@ -359,6 +369,8 @@ def unmatched_card_refund(
         obj = _event_object(event)
         if obj.get("id"):  # the latest state of each wins
             (charges if event.type == CHARGE_REFUNDED else refunds)[str(obj["id"])] = (event, obj)
+    if not events:
+        return []
     recorded = set(
         session.scalars(
             select(Refund.stripe_refund_id).where(Refund.stripe_refund_id.in_(sorted(refunds)))
@@ -467,7 +479,8 @@ def _duplicate_payment_query(
 
     A payment recorded as partial (with its reason) followed by the rest is not a duplicate.
     """
-    invoice, paid = current_invoices(), paid_per_order()
+    orders = _orders_of(scope)
+    invoice, paid = current_invoices(orders), paid_per_order(orders)
     query = (
         select(
             Order.id,
