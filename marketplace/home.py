@@ -407,10 +407,9 @@ def finance_home(
     """Open reconciliation exceptions per kind, the micro and small business share against
     the target and payment timeliness, from the finance reports."""
     scope = scope_for(user)
-    found = finance_exceptions.find_exceptions(
+    counts = finance_exceptions.count_by_kind(
         session, scope, today=today, payment_due_days=payment_due_days
     )
-    counts = found.count_by_kind()
     spending = reports.spending_report(session, scope, today.year, locale=locale)
     per_agency, total = reports.timeliness(
         session, scope, today.year, payment_due_days=payment_due_days, today=today
