@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -105,6 +107,9 @@ def test_requester_finds_a_product_fills_the_cart_and_submits_an_order_by_keyboa
             page.keyboard.press("ArrowDown")
         tab_to(page, "main form button[type=submit]", "Ajukan")
         page.keyboard.press("Space")
+        # Submitting commits the budget and writes the audit trail: on a busy machine it can
+        # take a few seconds before the order's page arrives.
+        page.wait_for_url(re.compile(r".*/(orders|requests)/[^/]+$"))
 
         expect(page.get_by_role("status")).to_contain_text("Anggaran telah terikat")
         expect(page.locator(".badge").first).to_have_text("Menunggu persetujuan")

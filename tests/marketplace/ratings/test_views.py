@@ -166,7 +166,7 @@ def test_the_vendor_page_shows_ratings_punctuality_and_products(client, login, w
     assert "Tebet, Jakarta Selatan" in html
     assert "Tebet, Menteng, Gambir" in html
     assert "4.5 out of 5" in html
-    assert "from 2 ratings" in html
+    assert "· 2 ratings" in html
     assert 'style="width: 50%"' in html  # one rating of 5 stars, one of 4, of two
     assert "92% on time, of 25 received orders" in html
     assert "Nasi masih hangat, tepat waktu." in html and "Porsi pas." in html
