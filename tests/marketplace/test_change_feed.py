@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, or_, select
 
 from catalog.changes import GAP_SECONDS, CatalogChange, ChangeFollower, prune
 from catalog.db import utcnow
@@ -98,23 +98,26 @@ def test_an_id_that_commits_late_is_not_missed(db, world, tmp_path):
     index, follower = _node(tmp_path, db)
     late = ProductFactory(vendor=world.vendor, category=world.product.category, name="Getuk Lindri")
     early = ProductFactory(vendor=world.vendor, category=world.product.category, name="Cucur Gula")
-    db.flush()
-    top = db.scalar(select(func.max(CatalogChange.id))) or 0
-    db.execute(  # only the later row is visible at first
-        insert(CatalogChange), [{"id": top + 2, "product_id": early.id, "created_at": utcnow()}]
-    )
     db.commit()
-    db.execute(  # drop what the commit itself wrote, to stage the two rows by hand
-        CatalogChange.__table__.delete().where(CatalogChange.id > top + 2)
+    late_row = next(row for row in _rows(db) if row.product_id == late.id)
+    # Stage it: only the later product's row is visible yet (the vendor's rows would bring
+    # both products along, so they go too).
+    db.execute(
+        CatalogChange.__table__.delete().where(
+            CatalogChange.id > follower._load().last_id,
+            or_(CatalogChange.product_id.is_(None), CatalogChange.product_id != early.id),
+        )
     )
     db.commit()
     follower.follow(db)
     db.commit()
     assert early.id in _found(index, "cucur")
     assert late.id not in _found(index, "getuk")
+    assert late_row.id in follower._load().gaps
 
     db.execute(
-        insert(CatalogChange), [{"id": top + 1, "product_id": late.id, "created_at": utcnow()}]
+        insert(CatalogChange),
+        [{"id": late_row.id, "product_id": late.id, "created_at": utcnow()}],
     )
     db.commit()
     follower.follow(db)
