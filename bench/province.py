@@ -432,6 +432,7 @@ class Province:
         digest: Any,
         number: Any,
         document_kind: Any,
+        invoice_amounts: Any,
     ) -> None:
         rng, t, now = self.rng, self.t, self.now
         count = round(200_000 * self.scale)
@@ -791,6 +792,8 @@ class Province:
                     content_sha256=digest(body),
                     issued_at=at,
                     issued_by_id=signer[0],
+                    # the invoice's amounts in their own columns, as the app issues them
+                    **invoice_amounts(body),
                 )
             if row["status"] in ("paid", "reconciled") and breakdown.net_payable > 0:
                 payment_id += 1
@@ -920,7 +923,7 @@ def generate(db: str, scale: float, seed: int, build_index: bool) -> None:
     from werkzeug.security import generate_password_hash
 
     from marketplace.documents.models import DocumentKind
-    from marketplace.documents.services import content_digest, format_number
+    from marketplace.documents.services import content_digest, format_number, invoice_amounts
     from marketplace.taxes.calculation import VendorTaxProfile, compute_with_rules
     from marketplace.taxes.defaults import install_default_tax_rules
     from marketplace.taxes.models import TaxRule
@@ -954,6 +957,7 @@ def generate(db: str, scale: float, seed: int, build_index: bool) -> None:
         content_digest,
         format_number,
         DocumentKind,
+        invoice_amounts,
     )
     print(f"generated in {time.perf_counter() - step:.1f} s; writing:", flush=True)
     step = time.perf_counter()

@@ -12,10 +12,19 @@ from enum import StrEnum
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from catalog.db import Base, UTCDateTime, utcnow
+from catalog.db import Base, Money, UTCDateTime, utcnow
 from catalog.enums import enum_column
 from marketplace.accounts.models import User
 from marketplace.ordering.models import Order
@@ -59,6 +68,22 @@ class IssuedDocument(Base):
         UniqueConstraint("agency_id", "kind", "year", "sequence", "version"),
         CheckConstraint("sequence > 0", name="sequence_positive"),
         CheckConstraint("version > 0", name="version_positive"),
+        CheckConstraint("gross IS NULL OR gross >= 0", name="gross_ok"),
+        CheckConstraint("charged_total IS NULL OR charged_total >= 0", name="charged_total_ok"),
+        CheckConstraint("withheld_total IS NULL OR withheld_total >= 0", name="withheld_total_ok"),
+        CheckConstraint("net_payable IS NULL OR net_payable >= 0", name="net_payable_ok"),
+        # An order's current invoice and its amounts, read from the index alone: the finance
+        # pages join every paid order to it (the content is ~2 KB a row).
+        Index(
+            "ix_issued_documents_order_kind_amounts",
+            "order_id",
+            "kind",
+            "id",
+            "net_payable",
+            "gross",
+            "withheld_total",
+            "charged_total",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,6 +106,16 @@ class IssuedDocument(Base):
     #: SHA-256 of the canonical JSON of `content`, so that any later change shows
     content_sha256: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The invoice's amounts, copied from `content` at issue (the same figures, never
+    # changed) so that finance sums them without reading the JSON. None on a BAST.
+    #: rupiah the buyer pays: the received total, taxes charged included
+    gross: Mapped[int | None] = mapped_column(Money)
+    #: rupiah of taxes the vendor charges on top of the base (PPN, PB1)
+    charged_total: Mapped[int | None] = mapped_column(Money)
+    #: rupiah of taxes withheld from the vendor's payment (PPh)
+    withheld_total: Mapped[int | None] = mapped_column(Money)
+    #: rupiah the treasurer transfers to the vendor: gross less withheld taxes
+    net_payable: Mapped[int | None] = mapped_column(Money)
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     order: Mapped[Order] = relationship()

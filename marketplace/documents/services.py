@@ -89,6 +89,20 @@ def is_intact(document: IssuedDocument) -> bool:
     return content_digest(document.content) == document.content_sha256
 
 
+def invoice_amounts(content: dict[str, Any]) -> dict[str, int | None]:
+    """The amounts an invoice's content states, for the document's own columns (None for a
+    BAST, which states what was received, not what is owed)."""
+    if content.get("kind") != DocumentKind.INVOICE.value:
+        return dict.fromkeys(("gross", "charged_total", "withheld_total", "net_payable"))
+    taxes = content["taxes"]
+    return {
+        "gross": int(content["gross"]),
+        "charged_total": int(taxes["charged_total"]),
+        "withheld_total": int(taxes["withheld_total"]),
+        "net_payable": int(content["net_payable"]),
+    }
+
+
 def _local_date(moment: datetime) -> date:
     return moment.astimezone(JAKARTA).date()
 
@@ -271,6 +285,7 @@ def _issue(
         content_sha256=content_digest(content),
         issued_at=utcnow(),
         issued_by_id=actor.id if actor else None,
+        **invoice_amounts(content),
     )
     session.add(document)
     session.flush()

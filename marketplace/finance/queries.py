@@ -9,7 +9,6 @@ from typing import Any, Generic, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     String,
     Subquery,
@@ -165,29 +164,27 @@ def _of_orders(column: Any, order_ids: Any) -> ColumnElement[bool]:
     return true() if order_ids is None else column.in_(order_ids)
 
 
-def _as_int(expression: Any) -> ColumnElement[int]:
-    return cast(expression.as_string(), BigInteger)
-
-
 def current_invoices(order_ids: Any = None) -> Subquery:
     """Each order's current (highest version) invoice: order_id, document_id, number,
-    version, gross, withheld_total, net_payable. The lead's `current_invoice`, for many.
+    version, gross, charged_total, withheld_total, net_payable. The lead's
+    `current_invoice`, for many.
 
     A correction supersedes the version before it (`supersedes_id`, unique), so the current
     version is the one nothing supersedes: one pass over the invoices with an index probe
-    each, instead of grouping every invoice by order and joining the groups back."""
+    each, instead of grouping every invoice by order and joining the groups back. The
+    amounts are the document's columns (copied from its content at issue), which the
+    (order_id, kind, ...) index covers."""
     newer = aliased(IssuedDocument, name="newer_document")
-    content = IssuedDocument.content
     return (
         select(
             IssuedDocument.order_id.label("order_id"),
             IssuedDocument.id.label("document_id"),
             IssuedDocument.number.label("number"),
             IssuedDocument.version.label("version"),
-            _as_int(content["gross"]).label("gross"),
-            _as_int(content[("taxes", "charged_total")]).label("charged_total"),
-            _as_int(content[("taxes", "withheld_total")]).label("withheld_total"),
-            _as_int(content["net_payable"]).label("net_payable"),
+            IssuedDocument.gross.label("gross"),
+            IssuedDocument.charged_total.label("charged_total"),
+            IssuedDocument.withheld_total.label("withheld_total"),
+            IssuedDocument.net_payable.label("net_payable"),
         )
         .where(
             IssuedDocument.kind == DocumentKind.INVOICE,

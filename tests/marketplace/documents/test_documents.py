@@ -229,6 +229,55 @@ def test_a_correction_is_a_new_version_that_names_the_old_one(db, world):
         documents.issue_correction(db, world.approver, old, "again")
 
 
+def _amounts_of(document: IssuedDocument) -> tuple:
+    return (
+        document.gross,
+        document.charged_total,
+        document.withheld_total,
+        document.net_payable,
+    )
+
+
+def test_an_invoice_keeps_its_amounts_in_columns_equal_to_its_content(db, world):
+    _taxed_vendor(db, world)
+    order = world.order_in(db, "received", quantity=10)
+    docs = _docs(db, order)
+    db.commit()
+    db.expire_all()
+    invoice = db.get(IssuedDocument, docs[DocumentKind.INVOICE].id)
+    content = invoice.content
+    assert _amounts_of(invoice) == (
+        content["gross"],
+        content["taxes"]["charged_total"],
+        content["taxes"]["withheld_total"],
+        content["net_payable"],
+    )
+    assert _amounts_of(invoice) == (1_100_000, 100_000, 20_000, 1_080_000)
+    # a BAST owes nothing: it records what was received
+    assert _amounts_of(db.get(IssuedDocument, docs[DocumentKind.BAST].id)) == (None,) * 4
+
+
+def test_a_corrected_invoice_carries_its_own_amounts(db, world):
+    order = world.order_in(db, "received")
+    invoice = _docs(db, order)[DocumentKind.INVOICE]
+    before = _amounts_of(invoice)
+    world.vendor.npwp = "012345678901234"
+    db.flush()
+    corrected = documents.issue_correction(db, world.approver, invoice, "NPWP vendor tercatat")
+    db.commit()
+    db.expire_all()
+    corrected = db.get(IssuedDocument, corrected.id)
+    content = corrected.content
+    assert _amounts_of(corrected) == (
+        content["gross"],
+        content["taxes"]["charged_total"],
+        content["taxes"]["withheld_total"],
+        content["net_payable"],
+    )
+    assert corrected.net_payable > before[3]
+    assert _amounts_of(db.get(IssuedDocument, invoice.id)) == before
+
+
 def test_a_correction_needs_a_reason_a_change_and_the_right_person(db, world):
     order = world.order_in(db, "received")
     bast = _docs(db, order)[DocumentKind.BAST]
