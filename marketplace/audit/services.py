@@ -23,6 +23,36 @@ def record_event(
     agency_id: int | None = None,
     vendor_id: int | None = None,
 ) -> AuditEvent:
+    """Add the event and flush it."""
+    event = add_event(
+        session,
+        actor,
+        action,
+        object_type,
+        object_id,
+        before=before,
+        after=after,
+        agency_id=agency_id,
+        vendor_id=vendor_id,
+    )
+    session.flush()
+    return event
+
+
+def add_event(
+    session: Session,
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_id: int,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    agency_id: int | None = None,
+    vendor_id: int | None = None,
+) -> AuditEvent:
+    """Add the event to the session without flushing: the transaction's next flush writes it
+    together with the rest of the change (and the events it holds in one INSERT)."""
     event = AuditEvent(
         actor_id=actor.id if actor is not None else None,
         action=action,
@@ -34,7 +64,6 @@ def record_event(
         vendor_id=vendor_id,
     )
     session.add(event)
-    session.flush()
     return event
 
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from catalog.db import utcnow
 from marketplace.accounts.models import Role, User
-from marketplace.audit.services import record_event
+from marketplace.audit.services import add_event, record_event
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
 from marketplace.errors import Conflict, DomainError, InsufficientBudget, NotFound, PermissionDenied
 from marketplace.i18n import rupiah
@@ -26,6 +27,16 @@ from marketplace.permissions import has_permission
 def _positive(amount: int) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise DomainError(_l("An amount must be a whole number of rupiah above zero."))
+
+
+#: what a movement's UPDATE reads back: the figures, and what decides whether it may move
+_FIGURES = (
+    BudgetLine.allocation,
+    BudgetLine.committed,
+    BudgetLine.spent,
+    BudgetLine.frozen,
+    BudgetLine.closed_at,
+)
 
 
 def _move(
@@ -41,13 +52,15 @@ def _move(
     reason: str,
 ) -> BudgetEntry:
     _positive(amount)
-    result = session.execute(
+    # The UPDATE returns the line's new figures, so that nothing reads the locked row again.
+    row = session.execute(
         update(BudgetLine)
         .where(BudgetLine.id == line.id, guard)
         .values(**values)
+        .returning(*_FIGURES)
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    ).first()
+    if row is None:
         session.refresh(line)
         if kind is EntryKind.COMMIT and line.frozen:
             raise InsufficientBudget(_l("This budget line is frozen; choose another line."))
@@ -56,7 +69,8 @@ def _move(
                 _l("Not enough budget left on %(code)s.", code=line.account_code)
             )
         raise DomainError(_l("This budget movement does not match the line's totals."))
-    session.refresh(line)
+    for column, value in zip(_FIGURES, row, strict=True):
+        set_committed_value(line, column.key, value)
     entry = BudgetEntry(
         budget_line_id=line.id,
         kind=kind,
@@ -67,8 +81,7 @@ def _move(
         created_at=utcnow(),
     )
     session.add(entry)
-    session.flush()
-    record_event(
+    add_event(
         session,
         actor,
         f"budget.{kind.value}",
@@ -83,6 +96,7 @@ def _move(
         },
         agency_id=line.agency_id,
     )
+    session.flush()
     return entry
 
 
