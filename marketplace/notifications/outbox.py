@@ -56,6 +56,7 @@ def queue_email(
     dedupe_key: str | None = None,
     *,
     now: datetime | None = None,
+    flush: bool = True,
 ) -> OutboxMessage | None:
     """Add an e-mail to the outbox in the caller's transaction (flushed, never committed).
 
@@ -78,7 +79,8 @@ def queue_email(
         message.created_at = message.available_at = now
     if dedupe_key is None:
         session.add(message)
-        session.flush()
+        if flush:  # without: the caller's next flush writes it
+            session.flush()
         return message
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
         return None

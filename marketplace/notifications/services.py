@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from flask import has_app_context
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from catalog.db import utcnow
 from marketplace.accounts.models import Membership, Role, User
@@ -16,7 +16,7 @@ from marketplace.notifications.emails import notification_email, sentence
 from marketplace.notifications.kinds import KINDS
 from marketplace.notifications.models import Delivery, Notification
 from marketplace.notifications.outbox import queue_email
-from marketplace.notifications.preferences import delivery_for
+from marketplace.notifications.preferences import deliveries_for, delivery_for
 from marketplace.ordering.models import Order
 from marketplace.ordering.states import OrderAction, OrderStatus
 
@@ -94,13 +94,26 @@ def notify_order_change(
     """Write the notifications, and queue the e-mails, in the same transaction as the
     change they describe: a change rolled back tells nobody anything."""
     actor_id = actor.id if actor is not None else None
-    for kind, user_ids in recipients(session, order, action):
-        for user_id in dict.fromkeys(user_ids):
-            if user_id == actor_id:  # nobody is told what they just did themselves
-                continue
-            user = session.get(User, user_id)
-            if user is not None:
-                notify_user(session, user, kind, order=order)
+    told = [
+        # nobody is told what they just did themselves
+        (kind, [user_id for user_id in dict.fromkeys(user_ids) if user_id != actor_id])
+        for kind, user_ids in recipients(session, order, action)
+    ]
+    everybody = {user_id for _, user_ids in told for user_id in user_ids}
+    if everybody:
+        # the people and their choices in one statement each, whatever their number
+        users = {
+            user.id: user
+            for user in session.scalars(
+                select(User).where(User.id.in_(everybody)).options(lazyload(User.memberships))
+            )
+        }
+        for kind, user_ids in told:
+            deliveries = deliveries_for(session, user_ids, kind)
+            for user_id in user_ids:
+                user = users.get(user_id)
+                if user is not None:
+                    _notify(session, user, kind, order, None, None, deliveries[user_id])
     session.flush()
 
 
@@ -120,17 +133,35 @@ def notify_user(
     e-mail needs the application (templates, translations); without an application
     context, as in a bare script, only the in-app notification is written.
     """
+    notification = _notify(
+        session, user, kind, order, facts, dedupe_key, delivery_for(session, user.id, kind)
+    )
+    session.flush()
+    return notification
+
+
+def _notify(
+    session: Session,
+    user: User,
+    kind: str,
+    order: Order | None,
+    facts: Callable[[], list[tuple[str, str]]] | None,
+    dedupe_key: str | None,
+    delivery: Delivery,
+) -> Notification:
+    """`notify_user` with the person's delivery choice known, without flushing."""
     notification = Notification(
         user_id=user.id, kind=kind, order_id=order.id if order is not None else None
     )
     session.add(notification)
-    if delivery_for(session, user.id, kind) is Delivery.IMMEDIATE:
+    if delivery is Delivery.IMMEDIATE:
         if has_app_context():
             email = notification_email(user, kind, order=order, facts=facts)
-            queue_email(session, user, kind, email.subject, email.text, email.html, dedupe_key)
+            queue_email(
+                session, user, kind, email.subject, email.text, email.html, dedupe_key, flush=False
+            )
         else:
             log.debug("no application context: %s to user %s not e-mailed", kind, user.id)
-    session.flush()
     return notification
 
 
