@@ -12,15 +12,21 @@ from datetime import date, datetime, time
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from catalog.db import utcnow
 from catalog.models import Product
 from marketplace.accounts.models import AgencyAddress, Role, User
-from marketplace.audit.services import record_event
+from marketplace.audit.services import add_event, record_event
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
-from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
+from marketplace.errors import (
+    Conflict,
+    DomainError,
+    InsufficientBudget,
+    NotFound,
+    PermissionDenied,
+)
 from marketplace.notifications.services import notify_order_change
 from marketplace.ordering.models import Order, OrderLine
 from marketplace.ordering.rules import (  # noqa: F401  (part of this module's interface)
@@ -236,13 +242,13 @@ def transition_order(
     # The reason belongs to the refusal or return it explains; moving on clears it.
     order.status_reason = reason
     order.version += 1
-    session.flush()
     after = order.snapshot()
     if reason:
         after["reason"] = reason
     if extra:
         after.update(extra)
-    record_event(
+    # written with the notifications by the one flush that ends notify_order_change
+    add_event(
         session,
         actor,
         f"order.{action.value}",
@@ -334,19 +340,14 @@ def checkout(
             _l("This budget line is frozen; choose another line."), field="budget_line_id"
         )
 
-    orders: list[Order] = []
-    for order_id in sorted(set(order_ids)):
-        order = session.get(Order, order_id)
-        if order is None or order.requester_id != user.id:
-            raise NotFound(_l("No such order."))
-        order = lock_order(session, order)
+    orders = _lock_cart_orders(session, user, order_ids)
+    for order in orders:
         if order.status is not OrderStatus.CART:
             raise Conflict(_l("Order %(ref)s has already been submitted.", ref=order.reference))
         if order.agency_id != line.agency_id:
             raise DomainError(
                 _l("Choose one of your agency's budget lines."), field="budget_line_id"
             )
-        orders.append(order)
 
     request_number = f"RQ-{now.astimezone(JAKARTA).year}-{orders[0].id:06d}"
     for order in orders:
@@ -377,9 +378,16 @@ def checkout(
         order.needs_second_approval = order.total > threshold
         order.justification = details.justification.strip()
         check_standard_unit_costs(session, order)
-        ledger.commit(session, line, order.total, actor=user, order_id=order.id)
+    if sum(order.total for order in orders) > line.available:
+        # Refused before anything is written; the guarded UPDATE below still decides.
+        raise InsufficientBudget(_l("Not enough budget left on %(code)s.", code=line.account_code))
+    for order in orders:
         transition_order(session, order, OrderAction.SUBMIT, user)
         flag_possible_split(session, order, rules)
+    # The budget last: its guarded UPDATE locks the line's row until the transaction
+    # commits, so every other order charged to the line waits only for this commit.
+    for order in orders:
+        ledger.commit(session, line, order.total, actor=user, order_id=order.id)
     if details.save_address_as.strip():
         save_agency_address(
             session,
@@ -388,6 +396,32 @@ def checkout(
             details.delivery_address,
             details.delivery_district,
         )
+    return orders
+
+
+def _lock_cart_orders(session: Session, user: User, order_ids: list[int]) -> list[Order]:
+    """The user's orders of `order_ids` under row locks, read fresh in one statement with
+    their vendor, and their lines with the products in one more."""
+    wanted = sorted(set(order_ids))
+    orders = list(
+        session.scalars(
+            select(Order)
+            .where(Order.id.in_(wanted))
+            .order_by(Order.id)
+            .options(
+                joinedload(Order.vendor, innerjoin=True),
+                selectinload(Order.lines)
+                .joinedload(OrderLine.product, innerjoin=True)
+                .lazyload(Product.photos),
+            )
+            .with_for_update(of=Order)
+            .execution_options(populate_existing=True)
+        ).unique()
+    )
+    if [order.id for order in orders] != wanted or any(
+        order.requester_id != user.id for order in orders
+    ):
+        raise NotFound(_l("No such order."))
     return orders
 
 

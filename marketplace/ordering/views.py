@@ -12,6 +12,7 @@ from catalog.db import utcnow
 from catalog.models import Product
 from marketplace.accounts.recent import recent_login_required
 from marketplace.audit.services import events_for
+from marketplace.budgets.models import BudgetLine
 from marketplace.budgets.services import chargeable_lines
 from marketplace.db import get_session
 from marketplace.delivery import services as delivery
@@ -156,37 +157,62 @@ def update_cart_line(line_id: int):  # type: ignore[no-untyped-def]
     return jsonify(ok=True, message=message, line_id=line_id, **cart_summary(db))
 
 
-def _checkout_form(db, orders: list[Order]) -> CheckoutForm:  # type: ignore[no-untyped-def]
-    form = CheckoutForm()
+def _line_choice(line: BudgetLine) -> tuple[int, str]:
+    return (
+        line.id,
+        _(
+            "%(code)s · %(name)s (available %(amount)s)",
+            code=line.account_code,
+            name=line.name,
+            amount=rupiah(line.available),
+        ),
+    )
+
+
+def _fill_checkout_choices(db, form: CheckoutForm, orders: list[Order]) -> None:  # type: ignore[no-untyped-def]
+    """Every budget line and saved address the requester can choose, as the page lists them."""
     agency_id = orders[0].agency_id if orders else services.requester_agency_id(current_user)
     lines = chargeable_lines(db, agency_id)
-    form.budget_line_id.choices = [
-        (
-            line.id,
-            _(
-                "%(code)s · %(name)s (available %(amount)s)",
-                code=line.account_code,
-                name=line.name,
-                amount=rupiah(line.available),
-            ),
-        )
-        for line in lines
-    ]
+    form.budget_line_id.choices = [_line_choice(line) for line in lines]
     form.budget_lines = lines  # type: ignore[attr-defined]
     addresses = services.saved_addresses(db, agency_id)
     form.saved_address_id.choices = [(0, _("— type the address below —"))] + [
         (a.id, f"{a.label} · {a.address}") for a in addresses
     ]
     form.saved = {a.id: a for a in addresses}  # type: ignore[attr-defined]
-    if request.method == "GET":
-        form.order_ids.data = ",".join(str(order.id) for order in orders)
-        tomorrow = (utcnow().astimezone(JAKARTA) + timedelta(days=2)).date()
-        form.delivery_date.data = form.delivery_date.data or tomorrow
-        form.delivery_time.data = form.delivery_time.data or time(12, 0)
-        form.recipient_name.data = form.recipient_name.data or current_user.name
-        agency = orders[0].agency if orders else None
-        if agency is not None and not form.delivery_address.data:
-            form.delivery_address.data = agency.address
+
+
+def _fill_submitted_choices(db, form: CheckoutForm) -> bool:  # type: ignore[no-untyped-def]
+    """The choices a submission needs to validate, when it names no saved address: the
+    chosen line alone, if the requester may charge it. Most submissions succeed, so the
+    page's lists are built only when the page is shown again. False when the full lists
+    are needed."""
+    if form.saved_address_id.data:
+        return False
+    form.saved_address_id.choices = [(0, "")]
+    form.saved = {}  # type: ignore[attr-defined]
+    line = db.get(BudgetLine, form.budget_line_id.data) if form.budget_line_id.data else None
+    chargeable = (
+        line is not None
+        and not line.frozen
+        and line.closed_at is None
+        and has_permission(current_user, "order:submit", agency_id=line.agency_id)
+    )
+    form.budget_line_id.choices = [_line_choice(line)] if chargeable else []  # type: ignore[list-item]
+    return True
+
+
+def _checkout_form(db, orders: list[Order]) -> CheckoutForm:  # type: ignore[no-untyped-def]
+    form = CheckoutForm()
+    _fill_checkout_choices(db, form, orders)
+    form.order_ids.data = ",".join(str(order.id) for order in orders)
+    tomorrow = (utcnow().astimezone(JAKARTA) + timedelta(days=2)).date()
+    form.delivery_date.data = form.delivery_date.data or tomorrow
+    form.delivery_time.data = form.delivery_time.data or time(12, 0)
+    form.recipient_name.data = form.recipient_name.data or current_user.name
+    agency = orders[0].agency if orders else None
+    if agency is not None and not form.delivery_address.data:
+        form.delivery_address.data = agency.address
     return form
 
 
@@ -194,9 +220,18 @@ def _checkout_form(db, orders: list[Order]) -> CheckoutForm:  # type: ignore[no-
 @permission_required("order:submit")
 def cart():  # type: ignore[no-untyped-def]
     db = get_session()
-    orders = services.cart_orders(db, current_user)
-    form = _checkout_form(db, orders)
-    if request.method == "POST" and form.validate_on_submit():
+    if request.method == "GET":
+        orders = services.cart_orders(db, current_user)
+        return render_template(
+            "ordering/cart.html",
+            orders=orders,
+            form=_checkout_form(db, orders),
+            quantity_form=CartQuantityForm(),
+        )
+    form = CheckoutForm()
+    if not _fill_submitted_choices(db, form):
+        _fill_checkout_choices(db, form, services.cart_orders(db, current_user))
+    if form.validate_on_submit():
         ids = [
             int(part)
             for part in (form.order_ids.data or "").split(",")
@@ -227,27 +262,30 @@ def cart():  # type: ignore[no-untyped-def]
         except DomainError as error:
             db.rollback()
             show_error(form, error)
-            orders = services.cart_orders(db, current_user)
         else:
+            refs = ", ".join(o.reference for o in submitted)
+            first_id = submitted[0].id
             db.commit()
             flash(
                 _(
                     "Submitted %(count)d order(s) for approval: %(refs)s. The budget is committed.",
                     count=len(submitted),
-                    refs=", ".join(o.reference for o in submitted),
+                    refs=refs,
                 ),
                 "success",
             )
             if len(submitted) == 1:
-                return redirect(url_for("ordering.order", order_id=submitted[0].id))
+                return redirect(url_for("ordering.order", order_id=first_id))
             return redirect(url_for("ordering.orders"))
-    status = 400 if request.method == "POST" else 200
+    # shown again with the errors: the page's full lists, as they are now
+    orders = services.cart_orders(db, current_user)
+    _fill_checkout_choices(db, form, orders)
     return render_template(
         "ordering/cart.html",
         orders=orders,
         form=form,
         quantity_form=CartQuantityForm(),
-    ), status
+    ), 400
 
 
 # Orders ----------------------------------------------------------------------------
