@@ -62,7 +62,7 @@ from harness import (
     stop,
 )
 
-DB_NAME = "eorder_bench"
+DB_NAME = "eorder_ord_bench"  # its own: other benchmarks use eorder_fin, eorder_cat
 DSN = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB_NAME}"
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -317,20 +317,26 @@ class Shopper:
         match = ORDER_IDS_RE.search(page)
         self.cart_full = bool(match and match.group(1))
 
-    def prepare(self) -> str:
+    def prepare(
+        self,
+        wrap_add: Callable[[Callable[[], Reply]], Reply] | None = None,
+        wrap_cart: Callable[[Callable[[], Reply]], Reply] | None = None,
+    ) -> str:
         """Fill the cart if needed and read the cart page; returns the order ids."""
         if not self.cart_full:
             started = time.perf_counter()
-            reply = self.client.post(
-                f"/cart/add/{self.world.product_id}",
-                {"quantity": str(QUANTITY), "csrf_token": self.token},
+            reply = (wrap_add or direct)(
+                lambda: self.client.post(
+                    f"/cart/add/{self.world.product_id}",
+                    {"quantity": str(QUANTITY), "csrf_token": self.token},
+                )
             )
             self.tally.add_ms.append((time.perf_counter() - started) * 1000)
             if reply.status != 302:
                 raise RuntimeError(f"add to cart answered {reply.status}")
             self.cart_full = True
         started = time.perf_counter()
-        reply = self.client.get("/cart")
+        reply = (wrap_cart or direct)(lambda: self.client.get("/cart"))
         self.tally.cart_ms.append((time.perf_counter() - started) * 1000)
         if reply.status != 200:
             raise RuntimeError(f"cart page answered {reply.status}")
@@ -730,72 +736,89 @@ def profile(args: argparse.Namespace) -> int:
                     f" p50 {percentile(chunk, 50):.1f} ms, not profiled"
                 )
 
-            statements: list[tuple[str, float]] = []
-            counting = [False]
             engine = app.extensions["db_engine"]
+            probes = {kind: Probe() for kind in REQUEST_KINDS}
+            current: list[Probe | None] = [None]
 
             def before(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-                if counting[0]:
-                    statements.append((statement, time.perf_counter()))
+                if current[0] is not None:
+                    current[0].statements.append((statement, time.perf_counter()))
 
             def after(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
-                if counting[0]:
-                    sql, started = statements[-1]
-                    statements[-1] = (sql, time.perf_counter() - started)
+                if current[0] is not None:
+                    sql, started = current[0].statements[-1]
+                    current[0].statements[-1] = (sql, time.perf_counter() - started)
 
             event.listen(engine, "before_cursor_execute", before)
             event.listen(engine, "after_cursor_execute", after)
-            profiler = cProfile.Profile()
 
-            def profiled(call: Callable[[], Reply]) -> Reply:
-                counting[0] = True
-                profiler.enable()
-                try:
-                    return call()
-                finally:
-                    profiler.disable()
-                    counting[0] = False
+            def profiled(kind: str) -> Callable[[Callable[[], Reply]], Reply]:
+                probe = probes[kind]
+
+                def wrap(call: Callable[[], Reply]) -> Reply:
+                    current[0] = probe
+                    probe.requests += 1
+                    started = time.perf_counter()
+                    probe.profiler.enable()
+                    try:
+                        return call()
+                    finally:
+                        probe.profiler.disable()
+                        probe.ms.append((time.perf_counter() - started) * 1000)
+                        current[0] = None
+
+                return wrap
 
             shopper.tally = Tally()
             for _ in range(args.profile):
-                shopper.submit(shopper.prepare(), profiled)
+                order_ids = shopper.prepare(profiled("add to cart"), profiled("cart page"))
+                shopper.submit(order_ids, profiled("checkout"))
             if len(shopper.tally.success_ms) != args.profile:
                 raise RuntimeError(f"profiled checkouts failed: {shopper.tally}")
             engine.dispose()
         finally:
             drop_database()
 
-    n = args.profile
-    total_ms = sum(shopper.tally.checkout_ms)
-    sql_ms = sum(elapsed for _, elapsed in statements) * 1000
-    median = percentile(shopper.tally.checkout_ms, 50)
-    print(
-        f"{n} checkouts: {total_ms / n:.1f} ms each (p50 {median:.1f}),"
-        f" {len(statements) / n:.1f} SQL statements each, {sql_ms / n:.1f} ms in the database"
-    )
-    print(
-        f"(not profiled: add to cart p50 {percentile(shopper.tally.add_ms, 50):.1f} ms,"
-        f" cart page p50 {percentile(shopper.tally.cart_ms, 50):.1f} ms)"
-    )
-    kinds = Counter(" ".join(sql.split()[:4])[:70] for sql, _ in statements)
-    print("statements per checkout, by their first words:")
-    for sql, count in kinds.most_common(20):
-        print(f"  {count / n:5.1f}  {sql}")
-    slowest: dict[str, float] = {}
-    for sql, elapsed in statements:
-        key = " ".join(sql.split())[:150]
-        slowest[key] = slowest.get(key, 0.0) + elapsed
-    print("database time per checkout, by statement:")
-    for sql, elapsed in sorted(slowest.items(), key=lambda item: -item[1])[:8]:
-        print(f"  {elapsed * 1000 / n:6.2f} ms  {sql}")
-    print("own time per checkout, by package (cProfile, so inflated):")
-    for package, seconds in own_time_by_package(pstats.Stats(profiler)).most_common(12):
-        print(f"  {seconds * 1000 / n:6.2f} ms  {package}")
-    for key in ("cumulative", "tottime"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(30)
-        print(out.getvalue())
+    print(f"{args.profile} orders profiled (each: add to cart, cart page, checkout):")
+    for kind, probe in probes.items():
+        print(probe.summary(kind, args.verbose))
     return 0
+
+
+REQUEST_KINDS = ("add to cart", "cart page", "checkout")
+
+
+@dataclass
+class Probe:
+    """cProfile and the SQL statements of one kind of request."""
+
+    profiler: cProfile.Profile = field(default_factory=cProfile.Profile)
+    statements: list[tuple[str, float]] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+    requests: int = 0
+
+    def summary(self, kind: str, verbose: bool) -> str:
+        n = max(self.requests, 1)
+        out = io.StringIO()
+        sql_ms = sum(elapsed for _, elapsed in self.statements) * 1000
+        print(
+            f"\n== {kind}: {self.requests} requests, {sum(self.ms) / n:.1f} ms each profiled"
+            f" (p50 {percentile(self.ms, 50):.1f}), {len(self.statements) / n:.1f} SQL"
+            f" statements each, {sql_ms / n:.1f} ms in the database",
+            file=out,
+        )
+        print("statements per request, in the order of the last request:", file=out)
+        last = self.statements[-round(len(self.statements) / n) :] if self.statements else []
+        for sql, elapsed in last:
+            print(f"  {elapsed * 1000:6.2f} ms  {' '.join(sql.split())[:110]}", file=out)
+        print("own time per request, by package (cProfile, so inflated):", file=out)
+        for package, seconds in own_time_by_package(pstats.Stats(self.profiler)).most_common(10):
+            print(f"  {seconds * 1000 / n:6.2f} ms  {package}", file=out)
+        if verbose:
+            for key in ("cumulative", "tottime"):
+                stats = pstats.Stats(self.profiler, stream=out).strip_dirs().sort_stats(key)
+                stats.print_stats(35)
+        return out.getvalue()
 
 
 def own_time_by_package(stats: pstats.Stats) -> Counter[str]:
@@ -826,6 +849,9 @@ def main() -> int:
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
     parser.add_argument("--profile", type=int, default=0, help="profile N checkouts in-process")
     parser.add_argument("--profile-after", type=int, default=500)
+    parser.add_argument(
+        "--verbose", action="store_true", help="with --profile: cProfile's tables of each request"
+    )
     args = parser.parse_args()
     if args.profile:
         return profile(args)
