@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import itertools
 import logging
 import math
 import os
@@ -73,6 +74,8 @@ LEAD_TIME_BUCKETS = (24, 48, 72)
 FEW_RESULTS = 3
 #: results kept per index version, for requests asked again (the first catalogue page, above all)
 REMEMBERED_RESULTS = 256
+#: numbers the states of the index this process has read (see `SearchResult.version`)
+_versions = itertools.count(1)
 #: How quickly repeated mentions of a word stop adding to a product's score (as BM25's k1).
 SATURATION = 3.0
 #: Added to the score of a product whose whole name is the query, to rank it first.
@@ -103,6 +106,10 @@ class SearchResult:
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     #: the query found nothing, so ids/total/facets are those of `suggestion`
     showing_suggestion: bool = False
+    #: which state of the index answered, unique within the process and changed by every
+    #: change of the index (0: not from the index); what was derived from this result stays
+    #: right for as long as the index answers with the same version
+    version: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -243,11 +250,23 @@ class CatalogIndex:
                     result = _run(reader, columns, request)
                     if text.strip() and result.total < FEW_RESULTS:
                         result = _with_suggestion(reader, columns, request, result)
+                    result = replace(result, version=columns.version)
                     columns.remember(request, result)
             except Exception as error:
                 self._forget_reader()
                 raise SearchUnavailable(f"search index in {self._directory}: {error!r}") from error
             return result
+
+    def version(self) -> int:
+        """The version of the index that `search` answers from now (see `SearchResult.version`);
+        cheap, for looking up what was derived from an earlier result."""
+        with self._lock:
+            try:
+                _, columns = self._current()
+            except Exception as error:
+                self._forget_reader()
+                raise SearchUnavailable(f"search index in {self._directory}: {error!r}") from error
+            return columns.version
 
     def indexed_ids(self) -> set[int]:
         """Product ids in the index now."""
@@ -758,6 +777,8 @@ class _Columns:
         for name in _COLUMN_NAMES:
             setattr(self, name, list(chain.from_iterable(getattr(s, name) for s in segments)))
         self.has_deletions = len(live) < len(self.product_id)
+        # Columns are read afresh whenever the index changed, so they number its versions.
+        self.version = next(_versions)
         # Both live as long as these columns, i.e. until the index changes.
         self._orders: dict[str, list[int]] = {}
         self._results: OrderedDict[_Request, SearchResult] = OrderedDict()

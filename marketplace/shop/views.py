@@ -11,8 +11,9 @@ from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
@@ -21,6 +22,7 @@ from catalog.search import (
     LEAD_TIME_BUCKETS,
     PRICE_BUCKETS,
     SORTS,
+    SearchResult,
     SearchUnavailable,
     database_search,
 )
@@ -30,6 +32,7 @@ from marketplace.db import get_session
 from marketplace.permissions import can_manage_listings, has_any_permission, has_permission
 from marketplace.ratings.services import rating_distribution, recent_ratings
 from marketplace.search import catalog_index
+from marketplace.shop.fragments import catalogue_fragments
 
 log = logging.getLogger(__name__)
 bp = Blueprint("shop", __name__, url_prefix="/catalog")
@@ -112,14 +115,34 @@ def index():  # type: ignore[no-untyped-def]
         page=int(params["page"]),  # type: ignore[call-overload]
         page_size=PAGE_SIZE,
     )
-    simple_search = False
+    # The part below the header is the same for every viewer of this query, language and index
+    # version; any change to a product shown changes the version.
+    key = (str(get_locale() or ""), request.script_root, _params_key(params))
     try:
-        result = catalog_index().search(str(params["q"]), **criteria)  # type: ignore[arg-type]
+        index = catalog_index()
+        catalogue = catalogue_fragments.get(index.version(), key)
+        if catalogue is None:
+            result = index.search(str(params["q"]), **criteria)  # type: ignore[arg-type]
+            catalogue = _render_catalogue(db, params, result, simple_search=False)
+            catalogue_fragments.put(result.version, key, catalogue)
     except SearchUnavailable:
         # The page still answers, from the database; `flask catalog reindex` repairs the index.
         log.warning("search index unreadable; catalogue searched in the database", exc_info=True)
         result = database_search(db, str(params["q"]), **criteria)  # type: ignore[arg-type]
-        simple_search = True
+        catalogue = _render_catalogue(db, params, result, simple_search=True)
+    return render_template("shop/index.html", catalogue=catalogue)
+
+
+def _params_key(params: dict[str, object]) -> tuple[object, ...]:
+    return tuple(
+        (name, tuple(value) if isinstance(value, list) else value)
+        for name, value in sorted(params.items())
+    )
+
+
+def _render_catalogue(
+    db: Session, params: dict[str, object], result: SearchResult, simple_search: bool
+) -> Markup:
     found = {
         p.id: p
         for p in db.scalars(
@@ -131,19 +154,22 @@ def index():  # type: ignore[no-untyped-def]
     # The index may briefly lag the database: show only what is still orderable.
     products = [found[i] for i in result.ids if i in found and found[i].is_orderable]
     category_names = {c.slug: c for c in categories(db)}
-    return render_template(
-        "shop/index.html",
-        products=products,
-        result=result,
-        simple_search=simple_search,
-        params=params,
-        categories=category_names,
-        price_buckets=PRICE_BUCKETS,
-        lead_buckets=LEAD_TIME_BUCKETS,
-        sort_labels=SORT_LABELS,
-        tags=DietaryTag,
-        scales=BusinessScale,
-        url=lambda **changes: catalogue_url(params, **changes),
+    # The template escapes what it inserts, so its output is HTML to be kept as it is.
+    return Markup(  # noqa: S704
+        render_template(
+            "shop/_catalogue.html",
+            products=products,
+            result=result,
+            simple_search=simple_search,
+            params=params,
+            categories=category_names,
+            price_buckets=PRICE_BUCKETS,
+            lead_buckets=LEAD_TIME_BUCKETS,
+            sort_labels=SORT_LABELS,
+            tags=DietaryTag,
+            scales=BusinessScale,
+            url=lambda **changes: catalogue_url(params, **changes),
+        )
     )
 
 

@@ -1,0 +1,184 @@
+"""The catalogue's result area is kept per search-index version, query and language: a change
+to a product shows at once, each viewer still gets their own header and working forms, and the
+memory it takes is bounded."""
+
+import re
+
+from markupsafe import escape
+from sqlalchemy import event
+
+from catalog.enums import ProductStatus
+from catalog.search import SearchUnavailable
+from marketplace.search import catalog_index
+from marketplace.shop.fragments import FragmentCache, catalogue_fragments
+from tests.support import PASSWORD, ProductFactory
+
+
+def page(client, path="/catalog/"):
+    response = client.get(path)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def count_statements(app, fn):
+    statements = []
+
+    def before(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return statements
+
+
+def test_asking_again_reuses_the_rendered_results(app, client, db, login, world):
+    login(world.requester)
+    first = page(client, "/catalog/?q=nasi")
+    again = []
+    statements = count_statements(app, lambda: again.append(page(client, "/catalog/?q=nasi")))
+    assert _results(again[0]) == _results(first)
+    assert world.product.name in _results(first)
+    # Only the signed-in person and their notifications are read: no products, no categories.
+    assert not [s for s in statements if "FROM products" in s or "FROM categories" in s]
+
+
+def test_a_product_change_shows_on_the_next_view(client, db, login, world):
+    login(world.requester)
+    assert world.product.name in page(client)
+    world.product.name = "Tumpeng Mini Ulang Tahun"
+    db.commit()  # re-indexed after the commit: a new index version
+    html = page(client)
+    assert "Tumpeng Mini Ulang Tahun" in html
+    world.product.price = 41_500
+    db.commit()
+    assert "Rp 41.500" in page(client)
+
+
+def test_a_product_no_longer_orderable_leaves_the_cached_page(client, db, login, world):
+    login(world.requester)
+    assert world.other_product.name in page(client)
+    world.other_product.status = ProductStatus.PAUSED
+    db.commit()
+    html = page(client)
+    assert world.other_product.name not in html
+    assert world.product.name in html
+    added = ProductFactory(vendor=world.vendor, name="Es Buah Segar Spesial")
+    db.commit()
+    assert added.name in page(client)
+
+
+def test_each_language_gets_its_own_page(client, db, login, world):
+    login(world.requester)
+    english = page(client)
+    assert world.product.category.name_en in english and "Search food and drink" in english
+    with client.session_transaction() as session:
+        session["lang"] = "id"
+    indonesian = page(client)
+    assert world.product.category.name_id in indonesian
+    assert "Search food and drink" not in indonesian
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    assert world.product.category.name_en in page(client)
+
+
+def test_each_query_and_page_gets_its_own_results(client, db, login, world):
+    ProductFactory(
+        vendor=world.vendor, name="Kopi Susu Gula Aren", description="Kopi, susu, gula aren."
+    )
+    db.commit()
+    login(world.requester)
+    coffee = page(client, "/catalog/?q=kopi")
+    assert "Kopi Susu Gula Aren" in coffee and world.product.name not in coffee
+    rice = page(client, "/catalog/?q=nasi")
+    assert "Kopi Susu Gula Aren" not in rice and world.product.name in rice
+    assert "Kopi Susu Gula Aren" in page(client, "/catalog/?q=kopi")
+
+
+def test_each_viewer_gets_their_own_header_and_form_tokens(csrf_app, csrf_client, db, world):
+    other = csrf_app.test_client()
+    other.test_session = db
+    pages = []
+    for browser, user in ((csrf_client, world.requester), (other, world.vendor_owner)):
+        login_page = page(browser, "/login")
+        response = browser.post(
+            "/login",
+            data={
+                "email": user.email,
+                "password": PASSWORD,
+                "csrf_token": _token(login_page),
+            },
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)[:300]
+        pages.append(page(browser))
+    (requester_page, vendor_page) = pages
+    assert world.requester.name in requester_page and world.requester.name not in vendor_page
+    assert world.vendor_owner.name in vendor_page
+    # The same results, a different token: each one works for its own session only.
+    assert world.product.name in requester_page and world.product.name in vendor_page
+    assert _token(requester_page) != _token(vendor_page)
+    assert csrf_client.post("/logout", data={"csrf_token": _token(vendor_page)}).status_code == 400
+    assert (
+        csrf_client.post("/logout", data={"csrf_token": _token(requester_page)}).status_code == 302
+    )
+
+
+def test_the_unread_count_is_not_kept_with_the_results(client, db, login, world):
+    from marketplace.notifications.models import Notification
+
+    login(world.requester)
+    assert 'class="counter"' not in page(client)
+    db.add(Notification(user_id=world.requester.id, kind="order.approved"))
+    db.commit()
+    assert 'class="counter">1<' in page(client)
+
+
+def test_an_unreadable_index_is_answered_from_the_database_and_not_kept(
+    app, client, db, login, world, monkeypatch
+):
+    login(world.requester)
+    page(client)
+    index = catalog_index(app.config["SEARCH_INDEX_DIR"])
+
+    def broken(*_args, **_kwargs):
+        raise SearchUnavailable("test")
+
+    monkeypatch.setattr(index, "version", broken)
+    monkeypatch.setattr(index, "search", broken)
+    kept = len(catalogue_fragments)
+    html = page(client)
+    assert "simpler mode" in html and world.product.name in html
+    assert len(catalogue_fragments) == kept
+
+
+def test_the_cache_is_bounded_by_entries_and_characters():
+    cache = FragmentCache(size=3, characters=100)
+    for n in range(5):
+        cache.put(1, n, escape("x" * 10))
+    assert len(cache) == 3 and cache.get(1, 0) is None and cache.get(1, 4) == "x" * 10
+    cache.put(1, "big", escape("y" * 90))
+    assert cache._held <= 100 and cache.get(1, "big") is not None
+    cache.put(1, "huge", escape("z" * 101))  # larger than the whole cache: not kept
+    assert cache.get(1, "huge") is None
+    # A newer index version makes every older part useless: they are dropped at once.
+    cache.put(2, "fresh", escape("new"))
+    assert len(cache) == 1 and cache.get(1, "big") is None and cache.get(2, "fresh") == "new"
+
+
+def test_the_shared_cache_stays_within_its_bounds(client, db, login, world):
+    login(world.requester)
+    for n in range(40):
+        page(client, f"/catalog/?q=nasi+{n}")
+    assert 0 < len(catalogue_fragments) <= catalogue_fragments.size
+    assert catalogue_fragments._held <= catalogue_fragments.characters
+
+
+def _token(html):
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def _results(html):
+    return html[html.index("<h1>") : html.index('<script src="')]
