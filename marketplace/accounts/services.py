@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from catalog import vendors
@@ -375,7 +375,15 @@ def load_user(session: Session, user_key: str) -> User | None:
         user_id, version = (int(part) for part in user_key.split(":"))
     except ValueError:
         return None
-    user = session.get(User, user_id)
+    # Every signed-in request comes here: the user and the memberships that say what they
+    # may do (each with its agency or vendor) in one statement rather than three.
+    user = (
+        session.scalars(
+            select(User).where(User.id == user_id).options(joinedload(User.memberships))
+        )
+        .unique()
+        .one_or_none()
+    )
     if user is None or user.session_version != version or not user.is_active:
         return None
     return user
