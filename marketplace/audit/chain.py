@@ -66,6 +66,8 @@ _CONTENT = (
 CONTENT_FIELDS = tuple(column.name for column in _CONTENT)
 _SEAL = (_events.c.chain_seq, _events.c.prev_hash, _events.c.hash)
 _UNSEALED_IDS = "audit_unsealed_ids"
+#: the content of events this session wrote, by id, as flushed (see `_written_content`)
+_WRITTEN_CONTENT = "audit_written_content"
 _IN_CHUNK = 500
 
 
@@ -113,13 +115,37 @@ def install(factory: sessionmaker[Session]) -> None:
     sa_event.listen(factory, "after_flush", _note_new_events)
     sa_event.listen(factory, "before_commit", _seal_before_commit)
     sa_event.listen(factory, "after_rollback", _forget_on_rollback)
+    sa_event.listen(factory, "after_soft_rollback", _forget_content_on_any_rollback)
     sa_event.listen(factory, "do_orm_execute", _refuse_bulk_changes)
 
 
 def _note_new_events(session: Session, _context: Any) -> None:
-    new_ids = [obj.id for obj in session.new if isinstance(obj, AuditEvent)]
-    if new_ids:
-        session.info.setdefault(_UNSEALED_IDS, set()).update(new_ids)
+    new = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+    if not new:
+        return
+    session.info.setdefault(_UNSEALED_IDS, set()).update(obj.id for obj in new)
+    contents = session.info.setdefault(_WRITTEN_CONTENT, {})
+    for obj in new:
+        content = _written_content(obj)
+        if content is not None:
+            contents[obj.id] = content
+
+
+def _written_content(obj: AuditEvent) -> dict[str, Any] | None:
+    """The event's content as the database now holds it, as reading it back would give it,
+    so that sealing need not read it back; None when that cannot be known for sure."""
+    values = obj.__dict__
+    if any(name not in values for name in CONTENT_FIELDS):
+        return None
+    content = {name: values[name] for name in CONTENT_FIELDS}
+    try:
+        # JSON columns are written with json.dumps; reading back gives what json.loads
+        # does. A copy, too: a dict changed after the flush is not what was written.
+        for name in ("before", "after"):
+            content[name] = json.loads(json.dumps(content[name]))
+    except (TypeError, ValueError):
+        return None
+    return content
 
 
 def _seal_before_commit(session: Session) -> None:
@@ -134,6 +160,13 @@ def _forget_on_rollback(session: Session) -> None:
     # transaction still needs its events sealed.
     if not session.in_nested_transaction():
         session.info.pop(_UNSEALED_IDS, None)
+        session.info.pop(_WRITTEN_CONTENT, None)
+
+
+def _forget_content_on_any_rollback(session: Session, _previous: Any) -> None:
+    # After any rollback, a savepoint's included, the events are read back from the
+    # database when sealing: one rolled back must not be sealed from memory.
+    session.info.pop(_WRITTEN_CONTENT, None)
 
 
 def _refuse_bulk_changes(state: ORMExecuteState) -> None:
@@ -150,12 +183,14 @@ def seal_pending(session: Session) -> int:
     Runs by itself right before commit; the chain head stays locked until the commit.
     """
     ids = sorted(session.info.pop(_UNSEALED_IDS, None) or ())
+    written = session.info.pop(_WRITTEN_CONTENT, None) or {}
     if not ids:
         return 0
     connection = session.connection()
-    rows: list[Mapping[str, Any]] = []
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start : start + _IN_CHUNK]
+    rows: list[Mapping[str, Any]] = [written[id_] for id_ in ids if id_ in written]
+    unknown = [id_ for id_ in ids if id_ not in written]
+    for start in range(0, len(unknown), _IN_CHUNK):
+        chunk = unknown[start : start + _IN_CHUNK]
         rows.extend(
             connection.execute(
                 select(*_CONTENT).where(_events.c.id.in_(chunk), _events.c.chain_seq.is_(None))

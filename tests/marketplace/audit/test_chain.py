@@ -125,6 +125,38 @@ def test_a_rolled_back_savepoint_leaves_no_gap(db, world):
     assert chain.verify_chain(db).ok
 
 
+def test_sealing_hashes_what_was_written_even_if_the_dict_changed_after(db, world):
+    world.order_in(db, "submitted")
+    db.commit()
+    after = {"amount": 350_000, "lines": (1, 2), "note": "Nasi kotak · 10"}
+    record_event(db, world.auditor, "test.written", "order", 1, after=after)
+    after["amount"] = 1  # not tracked by the JSON column: the database keeps 350,000
+    db.commit()
+
+    event = all_events(db)[-1]
+    db.expire(event)
+    assert event.after == {"amount": 350_000, "lines": [1, 2], "note": "Nasi kotak · 10"}
+    assert chain.verify_chain(db).ok
+
+
+def test_a_savepoint_rolled_back_after_a_flush_leaves_no_phantom_in_the_chain(db, world):
+    world.order_in(db, "submitted")
+    db.commit()
+    sealed = len(all_events(db))
+
+    savepoint = db.begin_nested()
+    record_event(db, world.auditor, "test.undone", "order", 2)
+    savepoint.rollback()
+    record_event(db, world.auditor, "test.kept", "order", 3)
+    db.commit()
+
+    events = all_events(db)[sealed:]
+    assert [e.action for e in events] == ["test.kept"]
+    head = db.get(AuditChainHead, 1)
+    assert head.last_seq == sealed + 1
+    assert chain.verify_chain(db).ok
+
+
 # Tampering ---------------------------------------------------------------------------------
 
 
