@@ -119,11 +119,18 @@ def requester_agency_id(user: User) -> int:
 
 
 def cart_orders(session: Session, user: User) -> list[Order]:
+    """The user's cart orders with their vendors, lines and products (as the cart shows them)."""
     return list(
         session.scalars(
             select(Order)
             .where(Order.requester_id == user.id, Order.status == OrderStatus.CART)
             .order_by(Order.id)
+            .options(
+                joinedload(Order.vendor, innerjoin=True),
+                selectinload(Order.lines)
+                .joinedload(OrderLine.product, innerjoin=True)
+                .lazyload(Product.photos),
+            )
         )
     )
 
@@ -350,34 +357,36 @@ def checkout(
             )
 
     request_number = f"RQ-{now.astimezone(JAKARTA).year}-{orders[0].id:06d}"
-    for order in orders:
-        require_action(user, order, OrderAction.SUBMIT)
-        for order_line in order.lines:  # the price at the time of ordering is kept
-            order_line.unit_price = order_line.product.price
-            order_line.product_name = order_line.product.name
-            order_line.unit = order_line.product.unit
-        order.recompute_total()
-        check_order_can_be_submitted(order, details, rules, now)
-        check_delivery_in_fiscal_year(details, line)
-        check_vendor_can_deliver(session, order, details, now)
-        order.number = f"EO-{now.astimezone(JAKARTA).year}-{order.id:06d}"
-        order.request_number = request_number
-        order.budget_line_id = line.id
-        order.activity_name = details.activity_name.strip()
-        order.delivery_date = details.delivery_date
-        order.delivery_time = details.delivery_time
-        order.delivery_until = details.delivery_until
-        order.recipient_name = details.recipient_name.strip()
-        order.recipient_phone = details.recipient_phone.strip()
-        order.delivery_address = details.delivery_address.strip()
-        order.delivery_district = " ".join(details.delivery_district.split()).title()
-        order.portions = order_portions(order)
-        order.headcount = details.headcount
-        order.notes = details.notes.strip()
-        threshold = order.agency.second_approval_threshold or rules.second_approval_threshold
-        order.needs_second_approval = order.total > threshold
-        order.justification = details.justification.strip()
-        check_standard_unit_costs(session, order)
+    # The checks read nothing these changes affect: each order is written once, below.
+    with session.no_autoflush:
+        for order in orders:
+            require_action(user, order, OrderAction.SUBMIT)
+            for order_line in order.lines:  # the price at the time of ordering is kept
+                order_line.unit_price = order_line.product.price
+                order_line.product_name = order_line.product.name
+                order_line.unit = order_line.product.unit
+            order.recompute_total()
+            check_order_can_be_submitted(order, details, rules, now)
+            check_delivery_in_fiscal_year(details, line)
+            check_vendor_can_deliver(session, order, details, now)
+            order.number = f"EO-{now.astimezone(JAKARTA).year}-{order.id:06d}"
+            order.request_number = request_number
+            order.budget_line_id = line.id
+            order.activity_name = details.activity_name.strip()
+            order.delivery_date = details.delivery_date
+            order.delivery_time = details.delivery_time
+            order.delivery_until = details.delivery_until
+            order.recipient_name = details.recipient_name.strip()
+            order.recipient_phone = details.recipient_phone.strip()
+            order.delivery_address = details.delivery_address.strip()
+            order.delivery_district = " ".join(details.delivery_district.split()).title()
+            order.portions = order_portions(order)
+            order.headcount = details.headcount
+            order.notes = details.notes.strip()
+            threshold = order.agency.second_approval_threshold or rules.second_approval_threshold
+            order.needs_second_approval = order.total > threshold
+            order.justification = details.justification.strip()
+            check_standard_unit_costs(session, order)
     if sum(order.total for order in orders) > line.available:
         # Refused before anything is written; the guarded UPDATE below still decides.
         raise InsufficientBudget(_l("Not enough budget left on %(code)s.", code=line.account_code))

@@ -7,6 +7,7 @@ from datetime import time, timedelta
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload, lazyload
 
 from catalog.db import utcnow
 from catalog.models import Product
@@ -97,7 +98,10 @@ def json_refusal(message: object, status: int, line_id: int | None = None):  # t
 @permission_required("order:submit")
 def add_to_cart(product_id: int):  # type: ignore[no-untyped-def]
     db = get_session()
-    product = db.get(Product, product_id)
+    # with its vendor (whether it can be ordered), without the photos no answer shows
+    product = db.get(
+        Product, product_id, options=[joinedload(Product.vendor), lazyload(Product.photos)]
+    )
     if product is None:
         raise NotFound(_("No such product."))
     form = AddToCartForm()
@@ -199,6 +203,8 @@ def _fill_submitted_choices(db, form: CheckoutForm) -> bool:  # type: ignore[no-
         and has_permission(current_user, "order:submit", agency_id=line.agency_id)
     )
     form.budget_line_id.choices = [_line_choice(line)] if chargeable else []  # type: ignore[list-item]
+    # held, so that the checkout finds the line in the session instead of reading it again
+    form.budget_lines = [line] if chargeable else []  # type: ignore[attr-defined]
     return True
 
 
