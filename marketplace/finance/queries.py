@@ -227,7 +227,10 @@ def paid_per_order(order_ids: Any = None) -> Subquery:
             Payment.status == PaymentStatus.SUCCEEDED,
             _of_orders(PaymentAllocation.order_id, order_ids),
         )
-        .group_by(PaymentAllocation.order_id)
+        # Grouped by the (single) status too: the groups are the same, and SQLite then sorts
+        # the allocations it reads in table order instead of walking the order_id index and
+        # fetching each row out of order (five times slower over every order).
+        .group_by(PaymentAllocation.order_id, Payment.status)
         .subquery("paid_per_order")
     )
 
