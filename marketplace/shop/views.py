@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from functools import partial
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from flask_babel import format_decimal, get_locale
@@ -43,6 +45,8 @@ RECENT_RATINGS = 10
 SUGGESTIONS = 8
 #: characters typed before suggestions are offered
 SUGGEST_MIN_CHARS = 2
+#: characters left as they are in query strings, as Werkzeug's `url_for` does
+URL_SAFE = "!$'()*,/:;?@"
 SORT_LABELS = {
     "relevance": _l("Best match"),
     "price_asc": _l("Price, low to high"),
@@ -84,17 +88,24 @@ def _search_params() -> dict[str, object]:
     }
 
 
-def catalogue_url(params: dict[str, object], **changes: object) -> str:
-    """The catalogue URL with some filters changed; the page goes back to 1."""
+def catalogue_url(params: dict[str, object], base: str | None = None, **changes: object) -> str:
+    """The catalogue URL with some filters changed; the page goes back to 1.
+
+    A page has some 70 of these links (one per facet value), so the query string is encoded
+    here as `url_for` would encode it, after one `url_for` for the path (`base`).
+    """
     merged = {**params, "page": 1, **changes}
-    return url_for(
-        "shop.index",
-        **{
-            ("tag" if key == "tags" else key): value
-            for key, value in merged.items()
-            if value not in ("", None, [], 1) or (key == "page" and value != 1)
-        },
-    )
+    items: list[tuple[str, object]] = []
+    for key, value in merged.items():
+        if value in ("", None, [], 1) and not (key == "page" and value != 1):
+            continue
+        if isinstance(value, list | tuple):
+            items.extend(("tag" if key == "tags" else key, item) for item in value)
+        else:
+            items.append((key, value))
+    query = urlencode(items, safe=URL_SAFE)
+    path = base if base is not None else url_for("shop.index")
+    return f"{path}?{query}" if query else path
 
 
 @bp.get("/")
@@ -168,7 +179,7 @@ def _render_catalogue(
             sort_labels=SORT_LABELS,
             tags=DietaryTag,
             scales=BusinessScale,
-            url=lambda **changes: catalogue_url(params, **changes),
+            url=partial(catalogue_url, params, url_for("shop.index")),
         )
     )
 
