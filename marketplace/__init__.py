@@ -68,7 +68,15 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(user_key: str):  # type: ignore[no-untyped-def]
-        return load_user(db.get_session(), user_key)
+        from flask import g, request
+
+        # A page view shows the unread count in its header: read it with the user. Other
+        # requests may change notifications before they render, so they count afresh.
+        count_unread = request.method in ("GET", "HEAD")
+        user = load_user(db.get_session(), user_key, count_unread=count_unread)
+        if user is not None and count_unread:
+            g.unread_notifications = user.unread_notifications_at_load
+        return user
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -145,13 +153,38 @@ def _register_error_handlers(app: Flask) -> None:
             return page(code, None)
 
 
+#: menus kept per process: one per (language, set of roles) seen, so few
+MENUS_KEPT = 256
+
+
 def _register_template_helpers(app: Flask) -> None:
+    from flask import request
+    from flask_babel import get_locale
+    from flask_login import current_user
+    from markupsafe import Markup
+
     from marketplace import permissions
 
     app.jinja_env.globals["can"] = permissions
+    menus: dict[tuple[str, str, frozenset[str]], Markup] = {}
+
+    @app.template_global()
+    def main_nav() -> Markup:
+        """The signed-in person's menu, which shows what their roles allow: rendered once per
+        language and set of roles, as every page needs it."""
+        key = (str(get_locale()), request.script_root, frozenset(current_user.all_roles))
+        menu = menus.get(key)
+        if menu is None:
+            # The template escapes what it inserts, so its output is HTML to be kept as it is.
+            menu = Markup(render_template("_partials/_main_nav.html"))  # noqa: S704
+            if len(menus) >= MENUS_KEPT:
+                menus.clear()
+            menus[key] = menu
+        return menu
 
     @app.context_processor
     def _unread_notifications() -> dict[str, object]:
+        from flask import g
         from flask_login import current_user
 
         from marketplace.notifications.services import unread_count
@@ -159,6 +192,10 @@ def _register_template_helpers(app: Flask) -> None:
         def count() -> int:
             if not current_user.is_authenticated:
                 return 0
+            counted = g.get("unread_notifications")
+            # A page view that writes (see db.will_write) may have notified this person.
+            if counted is not None and not g.get("db_will_write", False):
+                return int(counted)
             return unread_count(db.get_session(), current_user)
 
         return {"unread_notifications": count}

@@ -369,21 +369,36 @@ def verify_vendor(session: Session, curator: User, vendor: Vendor) -> Vendor:
     return vendor
 
 
-def load_user(session: Session, user_key: str) -> User | None:
-    """Flask-Login's loader: the key carries the session version, so old sessions end."""
+def load_user(session: Session, user_key: str, *, count_unread: bool = False) -> User | None:
+    """Flask-Login's loader: the key carries the session version, so old sessions end.
+
+    With `count_unread`, the number of the user's unread notifications is read in the same
+    statement and left on the user as `unread_notifications_at_load` (the page header shows
+    it on every page).
+    """
+    from marketplace.notifications.models import Notification
+
     try:
         user_id, version = (int(part) for part in user_key.split(":"))
     except ValueError:
         return None
     # Every signed-in request comes here: the user and the memberships that say what they
     # may do (each with its agency or vendor) in one statement rather than three.
-    user = (
-        session.scalars(
-            select(User).where(User.id == user_id).options(joinedload(User.memberships))
+    query = select(User).where(User.id == user_id).options(joinedload(User.memberships))
+    if count_unread:
+        unread = (
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == User.id, Notification.read_at.is_(None))
+            .scalar_subquery()
         )
-        .unique()
-        .one_or_none()
-    )
-    if user is None or user.session_version != version or not user.is_active:
+        query = query.add_columns(unread)
+    row = session.execute(query).unique().one_or_none()
+    if row is None:
         return None
+    user = row[0]
+    if user.session_version != version or not user.is_active:
+        return None
+    if count_unread:
+        user.unread_notifications_at_load = row[1]
     return user

@@ -42,8 +42,9 @@ def test_asking_again_reuses_the_rendered_results(app, client, db, login, world)
     statements = count_statements(app, lambda: again.append(page(client, "/catalog/?q=nasi")))
     assert _results(again[0]) == _results(first)
     assert world.product.name in _results(first)
-    # Only the signed-in person and their notifications are read: no products, no categories.
-    assert not [s for s in statements if "FROM products" in s or "FROM categories" in s]
+    # Only the signed-in person, with their roles and unread count, is read: one statement.
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "FROM users" in selects[0]
 
 
 def test_a_product_change_shows_on_the_next_view(client, db, login, world):
@@ -182,3 +183,76 @@ def _token(html):
 
 def _results(html):
     return html[html.index("<h1>") : html.index('<script src="')]
+
+
+def test_the_menu_follows_each_persons_roles_and_language(client, db, login, world):
+    login(world.requester)
+    requester = _menu(page(client))
+    assert 'href="/cart"' in requester and "My business" not in requester
+    login(world.vendor_owner)
+    vendor = _menu(page(client, "/vendor/"))
+    assert "My business" in vendor and 'href="/cart"' not in vendor
+    login(world.curator)
+    curator = _menu(page(client, "/"))
+    assert "Listings" in curator and "My business" not in curator
+    with client.session_transaction() as session:
+        session["lang"] = "id"
+    assert _menu(page(client, "/")) != curator
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    assert _menu(page(client, "/")) == curator
+    # A role given later shows in the menu on the next page.
+    login(world.requester)
+    assert "My business" not in _menu(page(client))
+    from marketplace.accounts.models import Membership, Role
+
+    db.add(
+        Membership(user_id=world.requester.id, role=Role.VENDOR_STAFF, vendor_id=world.vendor.id)
+    )
+    db.commit()
+    assert "My business" in _menu(page(client))
+
+
+def _menu(html):
+    return html[html.index('<nav class="main-nav"') : html.index('<div class="account">')]
+
+
+def test_filter_links_are_those_url_for_builds(app):
+    from flask import url_for
+
+    from marketplace.shop.views import catalogue_url
+
+    params = {
+        "q": "nasi kotak & es teh/jeruk 100%",
+        "category": "nasi-kotak",
+        "tags": ["halal", "vegetarian"],
+        "price": "",
+        "district": "Tebet, Jakarta",
+        "scale": "",
+        "within": None,
+        "sort": "relevance",
+        "page": 3,
+    }
+    changes = [
+        {},
+        {"page": 2},
+        {"page": 4, "q": "kopi"},
+        {"tags": []},
+        {"tags": ["halal"]},
+        {"category": "", "district": ""},
+        {"within": 24, "price": "0-24999"},
+        {"category": "", "tags": [], "price": "", "district": "", "scale": "", "within": None},
+    ]
+    with app.test_request_context("/catalog/"):
+        for change in changes:
+            merged = {**params, "page": 1, **change}
+            expected = url_for(
+                "shop.index",
+                **{
+                    ("tag" if key == "tags" else key): value
+                    for key, value in merged.items()
+                    if value not in ("", None, [], 1) or (key == "page" and value != 1)
+                },
+            )
+            assert catalogue_url(params, **change) == expected
+            assert catalogue_url(params, "/catalog/", **change) == expected
