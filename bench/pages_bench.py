@@ -270,8 +270,23 @@ def verdict(name: str, kind: str | None, figures: Figures, health: float, db: st
     return "(no goal under load)"
 
 
+def served_data(args: argparse.Namespace) -> tuple[str, Path]:
+    """The database URL and search index the app serves: the data set's own, or with `--copy`
+    (SQLite) copies of them, so that the run's logins leave the data set as it was."""
+    url, index = database_url(args.db, args.scale), index_dir(args.db, args.scale)
+    if not args.copy or args.db != "sqlite":
+        return url, index
+    copy = Path(tempfile.mkdtemp(prefix="pages-copy-", dir=WORK_DIR))
+    database = Path(url.removeprefix("sqlite:///"))
+    shutil.copyfile(database, copy / database.name)
+    shutil.copytree(index, copy / index.name)
+    args.cleanup.append(copy)
+    print(f"serving copies in {copy}")
+    return f"sqlite:///{copy / database.name}", copy / index.name
+
+
 def http_benchmark(args: argparse.Namespace) -> int:
-    url = database_url(args.db, args.scale)
+    url, search_index = served_data(args)
     facts = world_facts(url)
     print(
         f"data set: {url} ({facts['counts']['orders']:,} orders,"
@@ -286,7 +301,7 @@ def http_benchmark(args: argparse.Namespace) -> int:
         url,
         port,
         args.workers,
-        search_index_dir=index_dir(args.db, args.scale),
+        search_index_dir=search_index,
         upload_dir=tmp / "uploads",
         error_log=tmp / "gunicorn.log",
         timeout=args.worker_timeout,
@@ -402,13 +417,13 @@ def profile(args: argparse.Namespace) -> int:
 
     from marketplace import create_app
 
-    url = database_url(args.db, args.scale)
+    url, search_index = served_data(args)
     facts = world_facts(url)
     tmp = Path(tempfile.mkdtemp(prefix="pages-profile-", dir=WORK_DIR))
     app = create_app(
         {
             "DATABASE_URL": url,
-            "SEARCH_INDEX_DIR": str(index_dir(args.db, args.scale)),
+            "SEARCH_INDEX_DIR": str(search_index),
             "UPLOAD_DIR": str(tmp / "uploads"),
             "SECRET_KEY": "profile-only",
         }
@@ -494,12 +509,20 @@ def main() -> int:
     parser.add_argument("--orders", action="store_true", help="also run order_bench.py")
     parser.add_argument("--order-seconds", type=float, default=60.0)
     parser.add_argument("--profile", type=int, default=0, help="profile N requests per page")
+    parser.add_argument(
+        "--copy", action="store_true", help="serve copies of the SQLite data set and its index"
+    )
     args = parser.parse_args()
+    args.cleanup = []
     # Stop gunicorn on the way out when the run is stopped (as for Ctrl-C).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if args.profile:
-        return profile(args)
-    return http_benchmark(args)
+    try:
+        if args.profile:
+            return profile(args)
+        return http_benchmark(args)
+    finally:
+        for copy in args.cleanup:
+            shutil.rmtree(copy, ignore_errors=True)
 
 
 if __name__ == "__main__":
