@@ -9,10 +9,10 @@ refunds after payment are reported beside it, not deducted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Date, Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from catalog.models import BusinessScale, Category, Product, Vendor
@@ -220,6 +220,18 @@ class Timeliness:
         return permille(self.within_due, self.paid)
 
 
+#: Jakarta's offset from UTC: the same all year (no summer time since 1964)
+JAKARTA_UTC_HOURS = int(JAKARTA.utcoffset(datetime(2026, 1, 1)).total_seconds()) // 3600
+
+
+def _days_to_payment(dialect: str, paid_on: Any) -> Any:
+    """Days from the Jakarta day of receipt to the payment's value date, in SQL."""
+    if dialect == "postgresql":
+        return paid_on - cast(func.timezone(JAKARTA.key, Order.received_at), Date)
+    received_on = func.date(Order.received_at, f"+{JAKARTA_UTC_HOURS} hours")
+    return cast(func.julianday(paid_on) - func.julianday(received_on), Integer)
+
+
 def timeliness(
     session: Session,
     scope: FinanceScope,
@@ -231,8 +243,15 @@ def timeliness(
     """Per agency: how many days after receipt the vendors were paid (the value date of the
     last payment that settled the order), and the share paid within the payment term."""
     paid = paid_per_order()
+    days = _days_to_payment(session.get_bind().dialect.name, paid.c.last_paid_on)
     rows = session.execute(
-        select(Order.agency_id, Agency.name, Order.received_at, paid.c.last_paid_on)
+        select(
+            Order.agency_id,
+            Agency.name,
+            func.count(Order.id),
+            func.coalesce(func.sum(days), 0),
+            func.coalesce(func.sum(case((days <= payment_due_days, 1), else_=0)), 0),
+        )
         .join(Agency, Agency.id == Order.agency_id)
         .join(paid, paid.c.order_id == Order.id)
         .where(
@@ -240,15 +259,12 @@ def timeliness(
             scope.covers(Order.agency_id),
             in_period(Period(year), Order.received_at),
         )
-        .order_by(Agency.name)
+        .group_by(Order.agency_id, Agency.name)
     )
-    per_agency: dict[int, Timeliness] = {}
-    for agency_id, agency_name, received_at, paid_on in rows:
-        row = per_agency.setdefault(agency_id, Timeliness(agency_id, agency_name))
-        days = (paid_on - received_at.astimezone(JAKARTA).date()).days
-        row.paid += 1
-        row.days_total += days
-        row.within_due += days <= payment_due_days
+    per_agency: dict[int, Timeliness] = {
+        agency_id: Timeliness(agency_id, agency_name, int(count), int(total), int(within))
+        for agency_id, agency_name, count, total, within in rows
+    }
     for item in unpaid_past_due(session, scope, today=today, payment_due_days=payment_due_days):
         if item.agency_id is None:
             continue
