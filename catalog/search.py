@@ -9,6 +9,7 @@ and callers answer from `database_search` instead; `rebuild` starts a fresh inde
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
 import itertools
 import logging
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from itertools import accumulate, chain, islice, repeat
 from operator import add, neg
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session, lazyload
@@ -110,6 +111,15 @@ class SearchResult:
     #: change of the index (0: not from the index); what was derived from this result stays
     #: right for as long as the index answers with the same version
     version: int = field(default=0, compare=False)
+    #: the same version as other processes using this index name it ("" if not from the index)
+    version_name: str = field(default="", compare=False)
+
+
+class IndexVersion(NamedTuple):
+    """A state of the index: `number` within this process, `name` across processes."""
+
+    number: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -250,14 +260,16 @@ class CatalogIndex:
                     result = _run(reader, columns, request)
                     if text.strip() and result.total < FEW_RESULTS:
                         result = _with_suggestion(reader, columns, request, result)
-                    result = replace(result, version=columns.version)
+                    result = replace(
+                        result, version=columns.version, version_name=columns.version_name
+                    )
                     columns.remember(request, result)
             except Exception as error:
                 self._forget_reader()
                 raise SearchUnavailable(f"search index in {self._directory}: {error!r}") from error
             return result
 
-    def version(self) -> int:
+    def version(self) -> IndexVersion:
         """The version of the index that `search` answers from now (see `SearchResult.version`);
         cheap, for looking up what was derived from an earlier result."""
         with self._lock:
@@ -266,7 +278,7 @@ class CatalogIndex:
             except Exception as error:
                 self._forget_reader()
                 raise SearchUnavailable(f"search index in {self._directory}: {error!r}") from error
-            return columns.version
+            return IndexVersion(columns.version, columns.version_name)
 
     def indexed_ids(self) -> set[int]:
         """Product ids in the index now."""
@@ -331,7 +343,14 @@ class CatalogIndex:
             if leaf.has_deletions():
                 live.difference_update(offset + d for d in leaf.deleted_docs_set)
         self._segments = segments
-        return _Columns(parts, live, self._codec)
+        columns = _Columns(parts, live, self._codec)
+        # Segment names are random and a commit raises the generation, so together they name
+        # this state of the index for every process that reads it.
+        state = f"{reader.generation()}:{','.join(sorted(segments))}"
+        columns.version_name = (
+            f"{reader.generation()}-{hashlib.sha256(state.encode()).hexdigest()[:16]}"
+        )
+        return columns
 
     # Writing -------------------------------------------------------------------------------
 
@@ -779,6 +798,7 @@ class _Columns:
         self.has_deletions = len(live) < len(self.product_id)
         # Columns are read afresh whenever the index changed, so they number its versions.
         self.version = next(_versions)
+        self.version_name = ""
         # Both live as long as these columns, i.e. until the index changes.
         self._orders: dict[str, list[int]] = {}
         self._results: OrderedDict[_Request, SearchResult] = OrderedDict()

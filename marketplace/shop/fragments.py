@@ -8,11 +8,19 @@ rendered for one version is reused until the index changes, and forgotten after.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from pathlib import Path
 
 from markupsafe import Markup
+
+log = logging.getLogger(__name__)
 
 #: rendered parts kept per process, at most this many ...
 FRAGMENTS_KEPT = 1024
@@ -65,3 +73,74 @@ class FragmentCache:
 
 
 catalogue_fragments = FragmentCache()
+
+
+#: parts each process writes to the shared directory per index version, at most
+SHARED_FRAGMENTS_WRITTEN = 1024
+
+
+class SharedFragments:
+    """Rendered parts in files, shared by the processes (workers) serving one search index.
+
+    Each worker would otherwise render every query once for itself. Files sit in a directory
+    per index version name; a process that sees a new version removes the other versions'
+    directories. Each process writes at most `SHARED_FRAGMENTS_WRITTEN` files per version.
+    A file that cannot be read or written is simply not shared.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._version = ""
+        self._written = 0
+        self._lock = threading.Lock()
+
+    def _path(self, version: str, key: Hashable) -> Path:
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()
+        return self.directory / version / f"{digest}.html"
+
+    def get(self, version: str, key: Hashable) -> Markup | None:
+        try:
+            text = self._path(version, key).read_text(encoding="utf-8")
+        except OSError:
+            return None
+        # Written by `put` from a rendered template (escaped), or a part that failed to write.
+        return Markup(text) if text else None  # noqa: S704
+
+    def put(self, version: str, key: Hashable, html: Markup) -> None:
+        with self._lock:
+            if version != self._version:
+                self._forget_other_versions(version)
+                self._version, self._written = version, 0
+            if self._written >= SHARED_FRAGMENTS_WRITTEN:
+                return
+            self._written += 1
+        path = self._path(version, key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False
+            ) as out:
+                out.write(str(html))
+            os.replace(out.name, path)  # readers see the whole file or none
+        except OSError:
+            log.warning("catalogue part not shared: %s", path, exc_info=True)
+
+    def _forget_other_versions(self, version: str) -> None:
+        try:
+            others = [d for d in self.directory.iterdir() if d.is_dir() and d.name != version]
+        except OSError:
+            return
+        for other in others:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+_shared: dict[str, SharedFragments] = {}
+
+
+def shared_fragments(search_index_dir: str) -> SharedFragments:
+    """The shared parts of the processes serving the index in `search_index_dir`."""
+    store = _shared.get(search_index_dir)
+    if store is None:
+        index = Path(search_index_dir)
+        store = _shared[search_index_dir] = SharedFragments(index.with_name(f"{index.name}-pages"))
+    return store

@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import partial
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -34,7 +34,7 @@ from marketplace.db import get_session
 from marketplace.permissions import can_manage_listings, has_any_permission, has_permission
 from marketplace.ratings.services import rating_distribution, recent_ratings
 from marketplace.search import catalog_index
-from marketplace.shop.fragments import catalogue_fragments
+from marketplace.shop.fragments import catalogue_fragments, shared_fragments
 
 log = logging.getLogger(__name__)
 bp = Blueprint("shop", __name__, url_prefix="/catalog")
@@ -131,11 +131,19 @@ def index():  # type: ignore[no-untyped-def]
     key = (str(get_locale() or ""), request.script_root, _params_key(params))
     try:
         index = catalog_index()
-        catalogue = catalogue_fragments.get(index.version(), key)
+        shared = shared_fragments(current_app.config["SEARCH_INDEX_DIR"])
+        version = index.version()
+        catalogue = catalogue_fragments.get(version.number, key)
+        if catalogue is None:
+            # Another worker serving this index may have rendered it already.
+            catalogue = shared.get(version.name, key)
+            if catalogue is not None:
+                catalogue_fragments.put(version.number, key, catalogue)
         if catalogue is None:
             result = index.search(str(params["q"]), **criteria)  # type: ignore[arg-type]
             catalogue = _render_catalogue(db, params, result, simple_search=False)
             catalogue_fragments.put(result.version, key, catalogue)
+            shared.put(result.version_name, key, catalogue)
     except SearchUnavailable:
         # The page still answers, from the database; `flask catalog reindex` repairs the index.
         log.warning("search index unreadable; catalogue searched in the database", exc_info=True)

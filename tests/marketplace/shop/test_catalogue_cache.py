@@ -10,7 +10,7 @@ from sqlalchemy import event
 from catalog.enums import ProductStatus
 from catalog.search import SearchUnavailable
 from marketplace.search import catalog_index
-from marketplace.shop.fragments import FragmentCache, catalogue_fragments
+from marketplace.shop.fragments import FragmentCache, SharedFragments, catalogue_fragments
 from tests.support import PASSWORD, ProductFactory
 
 
@@ -256,3 +256,34 @@ def test_filter_links_are_those_url_for_builds(app):
             )
             assert catalogue_url(params, **change) == expected
             assert catalogue_url(params, "/catalog/", **change) == expected
+
+
+def test_workers_share_what_they_rendered(app, client, db, login, world):
+    login(world.requester)
+    first = _results(page(client, "/catalog/?q=nasi"))
+    catalogue_fragments.clear()  # as another worker, which has not rendered this page yet
+    statements = count_statements(app, lambda: page(client, "/catalog/?q=nasi"))
+    assert not [s for s in statements if "FROM products" in s]
+    catalogue_fragments.clear()
+    assert _results(page(client, "/catalog/?q=nasi")) == first
+    # A change makes a new version, which the other worker renders afresh.
+    world.product.name = "Nasi Liwet Komplit"
+    db.commit()
+    catalogue_fragments.clear()
+    assert "Nasi Liwet Komplit" in page(client, "/catalog/?q=nasi")
+
+
+def test_the_shared_store_keeps_one_version_and_bounds_its_writes(tmp_path, monkeypatch):
+    from marketplace.shop import fragments
+
+    one, other = SharedFragments(tmp_path), SharedFragments(tmp_path)
+    one.put("7-aaa", ("en", "", "q=nasi"), escape("<b>nasi</b>"))
+    assert other.get("7-aaa", ("en", "", "q=nasi")) == "&lt;b&gt;nasi&lt;/b&gt;"
+    assert other.get("7-aaa", ("id", "", "q=nasi")) is None
+    assert other.get("8-bbb", ("en", "", "q=nasi")) is None
+    other.put("8-bbb", ("en", "", "q=kopi"), escape("kopi"))
+    assert [d.name for d in tmp_path.iterdir()] == ["8-bbb"]  # the older version is gone
+    monkeypatch.setattr(fragments, "SHARED_FRAGMENTS_WRITTEN", 3)
+    for n in range(10):
+        one.put("9-ccc", n, escape(str(n)))
+    assert len(list((tmp_path / "9-ccc").iterdir())) == 3
