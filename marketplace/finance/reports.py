@@ -100,41 +100,41 @@ def spending_report(
         *((Order.received_at < Period(year, m).ends_at(), m) for m in range(1, 12)),
         else_=12,
     ).label("month")
-    rows = session.execute(
-        select(
-            Order.agency_id,
-            Agency.name,
-            Order.vendor_id,
-            Vendor.trading_name,
-            Vendor.scale,
-            month,
-            func.coalesce(func.sum(Order.received_total), 0),
-            func.count(Order.id),
-        )
-        .join(Agency, Agency.id == Order.agency_id)
+    amount, count = func.coalesce(func.sum(Order.received_total), 0), func.count(Order.id)
+    # Two groupings instead of one per (agency, vendor, month): the scale is the vendor's and
+    # the month is in the vendor's rows, so no more than vendors x 12 rows come back, not one
+    # per order or nearly (about 100,000 rows a year at provincial scale).
+    vendor_months = session.execute(
+        select(Order.vendor_id, Vendor.trading_name, Vendor.scale, month, amount, count)
         .join(Vendor, Vendor.id == Order.vendor_id)
         .where(*received)
-        .group_by(
-            Order.agency_id, Agency.name, Order.vendor_id, Vendor.trading_name, Vendor.scale, month
-        )
+        .group_by(Order.vendor_id, Vendor.trading_name, Vendor.scale, month)
     ).all()
-    agencies: dict[object, _Tally] = {}
+    agency_rows = session.execute(
+        select(Order.agency_id, Agency.name, amount, count)
+        .join(Agency, Agency.id == Order.agency_id)
+        .where(*received)
+        .group_by(Order.agency_id, Agency.name)
+    ).all()
+    agencies: dict[object, _Tally] = {
+        agency_id: _Tally(agency_name, int(value), int(orders_count))
+        for agency_id, agency_name, value, orders_count in agency_rows
+    }
     vendors: dict[object, _Tally] = {}
     scales: dict[object, _Tally] = {s: _Tally(str(s.label)) for s in BusinessScale}
     months: dict[object, _Tally] = {m: _Tally(str(m)) for m in range(1, 13)}
     total = orders = 0
-    for agency_id, agency_name, vendor_id, vendor_name, scale, in_month, amount, count in rows:
+    for vendor_id, vendor_name, scale, in_month, value, orders_count in vendor_months:
         for bucket, key, label in (
-            (agencies, agency_id, agency_name),
             (vendors, vendor_id, vendor_name),
             (scales, scale, ""),
             (months, int(in_month), ""),
         ):
             tally = bucket.setdefault(key, _Tally(label))
-            tally.amount += int(amount)
-            tally.count += int(count)
-        total += int(amount)
-        orders += int(count)
+            tally.amount += int(value)
+            tally.count += int(orders_count)
+        total += int(value)
+        orders += int(orders_count)
     by_vendor = _shares(vendors, total)
     others = by_vendor[TOP_VENDORS:]
     other_vendors = None
