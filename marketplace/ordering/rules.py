@@ -148,16 +148,20 @@ def flag_possible_split(session: Session, order: Order, rules: OrderRules) -> No
         & (Order.delivery_date == order.delivery_date)
         & Order.status.in_(_LIVE_STATUSES)
     )
-    count, total = session.execute(
-        select(func.count(), func.coalesce(func.sum(Order.total), 0)).where(same_purchase)
-    ).one()
-    if count > 1 and total > threshold:
-        session.execute(
-            update(Order)
-            .where(same_purchase, Order.possible_split.is_(False))
-            .values(possible_split=True)
-            .execution_options(synchronize_session="fetch")
-        )
+    # One statement: the orders are flagged when together they cross the threshold.
+    together = (
+        select(func.count(), func.coalesce(func.sum(Order.total), 0))
+        .where(same_purchase)
+        .having((func.count() > 1) & (func.coalesce(func.sum(Order.total), 0) > threshold))
+        .correlate(None)
+        .exists()
+    )
+    session.execute(
+        update(Order)
+        .where(same_purchase, Order.possible_split.is_(False), together)
+        .values(possible_split=True)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def order_portions(order: Order) -> int:
