@@ -566,3 +566,51 @@ def test_repeat_goes_to_the_orders_agency(db, world):
     ordering.repeat_order(db, world.requester, past)
     [cart] = ordering.cart_orders(db, world.requester)
     assert cart.agency_id == world.other_agency.id
+
+
+def test_checkout_writes_the_budget_line_last_so_its_lock_is_held_briefly(db, world):
+    from sqlalchemy import event
+
+    ordering.add_to_cart(db, world.requester, world.product, 10)
+    cart = ordering.cart_orders(db, world.requester)
+    db.flush()
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_rest):  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split()).upper())
+
+    bind = db.connection()
+    event.listen(bind, "before_cursor_execute", note)
+    try:
+        ordering.checkout(
+            db, world.requester, [o.id for o in cart], details_for(world.line), world.rules
+        )
+    finally:
+        event.remove(bind, "before_cursor_execute", note)
+
+    line_update = next(
+        i for i, sql in enumerate(statements) if sql.startswith("UPDATE BUDGET_LINES")
+    )
+    # after it only the ledger row and its audit event, then the commit seals and ends
+    after = sorted(" ".join(sql.split()[:3]) for sql in statements[line_update + 1 :])
+    assert after == ["INSERT INTO AUDIT_EVENTS", "INSERT INTO BUDGET_ENTRIES"]
+    # the order itself is written once (the split-purchase flag is a statement of its own)
+    order_writes = [sql for sql in statements if sql.startswith("UPDATE ORDERS SET NUMBER")]
+    assert len(order_writes) == 1
+    db.refresh(world.line)
+    assert world.line.committed == 350_000
+    assert_line_matches_ledger(db, world.line)
+
+
+def test_checkout_refuses_a_cart_the_line_cannot_cover_before_writing_anything(db, world):
+    ordering.add_to_cart(db, world.requester, world.product, 200)  # Rp 7.000.000 > 5.000.000
+    cart = ordering.cart_orders(db, world.requester)
+    db.flush()
+    before = counts(db)
+    with pytest.raises(InsufficientBudget) as info:
+        ordering.checkout(
+            db, world.requester, [o.id for o in cart], details_for(world.line), world.rules
+        )
+    assert "Not enough budget left on" in str(info.value.message)
+    assert counts(db) == before  # nothing flushed: no order moved, no ledger row, no event
+    assert all(order.status is OrderStatus.CART for order in cart)
