@@ -822,6 +822,16 @@ class Province:
                     order_id=order_id,
                     amount=breakdown.net_payable,
                 )
+                # the order's payment totals, as the payments services keep them
+                t.add(
+                    "order_payment_totals",
+                    order_id=order_id,
+                    paid=breakdown.net_payable,
+                    refunded=0,
+                    payments=1,
+                    full_payments=1,
+                    last_paid_on=jakarta_date(row["paid_at"]),
+                )
         for (agency_id, year, kind), last in sequences.items():
             t.add("document_counters", agency_id=agency_id, year=year, kind=kind, last_number=last)
 
@@ -862,7 +872,7 @@ TABLE_ORDER = (
     "categories", "vendors", "vendor_documents", "products", "users", "agencies",
     "agency_addresses", "memberships", "budget_lines", "orders", "order_lines",
     "budget_entries", "issued_documents", "document_counters", "payments",
-    "payment_allocations", "closed_periods",
+    "payment_allocations", "order_payment_totals", "closed_periods",
 )  # fmt: skip
 
 

@@ -18,10 +18,10 @@ from marketplace.finance.queries import (
     RECEIVED,
     FinanceScope,
     current_invoices,
+    duplicate_payment_condition,
     jakarta_day,
     jakarta_midnight,
-    paid_per_order,
-    refunded_per_order,
+    payment_totals,
     subject_of,
 )
 from marketplace.finance.reconciliation import stripe_rupiah
@@ -124,16 +124,14 @@ def _unpaid_past_due_query(
         Order.received_at < received_before,
         scope.covers(Order.agency_id),
     )
-    invoice = current_invoices(candidates)
-    paid, refunded = paid_per_order(candidates), refunded_per_order(candidates)
-    paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
+    invoice, totals = current_invoices(candidates), payment_totals()
+    paid_net = func.coalesce(totals.c.paid, 0) - func.coalesce(totals.c.refunded, 0)
     query = (
         select(Order.id, Order.number, Order.agency_id, Agency.name, Order.received_at)
         .add_columns(invoice.c.net_payable, paid_net)
         .join(Agency, Agency.id == Order.agency_id)
         .join(invoice, invoice.c.order_id == Order.id)
-        .outerjoin(paid, paid.c.order_id == Order.id)
-        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .outerjoin(totals, totals.c.order_id == Order.id)
         .where(
             Order.status == OrderStatus.RECEIVED,
             invoice.c.net_payable > 0,
@@ -235,16 +233,14 @@ def _paid_without_receipt_case(row: Any, **_: Any) -> FinanceException:
 def _amount_mismatch_query(scope: FinanceScope, **_: Any) -> tuple[Select[Any], ColumnElement[str]]:
     """Paid or reconciled orders whose payments (less refunds) differ from the net payable."""
     orders = _orders_of(scope, Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED]))
-    invoice, paid = current_invoices(orders), paid_per_order(orders)
-    refunded = refunded_per_order(orders)
+    invoice, totals = current_invoices(orders), payment_totals()
     net = func.coalesce(invoice.c.net_payable, 0)
-    paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
+    paid_net = func.coalesce(totals.c.paid, 0) - func.coalesce(totals.c.refunded, 0)
     query = (
         select(Order.id, Order.number, Order.agency_id, Agency.name, net, paid_net)
         .join(Agency, Agency.id == Order.agency_id)
         .outerjoin(invoice, invoice.c.order_id == Order.id)
-        .outerjoin(paid, paid.c.order_id == Order.id)
-        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .outerjoin(totals, totals.c.order_id == Order.id)
         .where(
             Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED]),
             net != paid_net,
@@ -501,7 +497,7 @@ def _duplicate_payment_query(
     A payment recorded as partial (with its reason) followed by the rest is not a duplicate.
     """
     orders = _orders_of(scope)
-    invoice, paid = current_invoices(orders), paid_per_order(orders)
+    invoice, paid = current_invoices(orders), payment_totals()
     query = (
         select(
             Order.id,
@@ -516,10 +512,7 @@ def _duplicate_payment_query(
         .join(paid, paid.c.order_id == Order.id)
         .outerjoin(invoice, invoice.c.order_id == Order.id)
         .where(
-            or_(
-                and_(paid.c.payments > 1, paid.c.full_payments > 1),
-                and_(invoice.c.net_payable.is_not(None), paid.c.paid > invoice.c.net_payable),
-            ),
+            duplicate_payment_condition(paid, invoice),
             scope.covers(Order.agency_id),
         )
         .order_by(Order.id)

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from marketplace.accounts.models import User
@@ -21,7 +21,13 @@ from marketplace.finance.exception_kinds import (  # noqa: F401  (part of this m
     Evidence,
     FinanceException,
 )
-from marketplace.finance.queries import PAGE_SIZE, FinanceScope, Page, page_number
+from marketplace.finance.queries import (
+    PAGE_SIZE,
+    FinanceScope,
+    Page,
+    is_explained,
+    page_number,
+)
 from marketplace.payments.models import ExplainedException
 from marketplace.permissions import has_permission
 
@@ -67,14 +73,6 @@ def find_exceptions(
     return result
 
 
-def _explained(kind: str, subject: Any) -> ColumnElement[bool]:
-    return (
-        select(ExplainedException.id)
-        .where(ExplainedException.kind == kind, ExplainedException.subject == subject)
-        .exists()
-    )
-
-
 def _python_cases(
     session: Session, scope: FinanceScope, kind: str, explained: bool, rules: dict[str, Any]
 ) -> list[FinanceException]:
@@ -96,18 +94,23 @@ def count_by_kind(
     today: date,
     payment_due_days: int,
     explained: bool = False,
+    known: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """How many open (or explained) exceptions of each kind, counted in SQL where the kind
-    is found by a query, without loading the cases."""
+    is found by a query, without loading the cases. `known` holds counts of some kinds the
+    caller already has (the overview counts two in its figures' pass)."""
     rules: dict[str, Any] = {"today": today, "payment_due_days": payment_due_days}
     counts = dict.fromkeys(KINDS, 0)
     explained_kinds = set(session.scalars(select(ExplainedException.kind).distinct()))
     for kind in KINDS:
+        if known is not None and kind in known:
+            counts[kind] = known[kind]
+            continue
         if explained and kind not in explained_kinds:
             continue  # nothing of this kind was explained: no need to find its cases
         if kind in SQL_KINDS:
             query, subject = SQL_KINDS[kind].query(scope, **rules)
-            condition = _explained(kind, subject)
+            condition = is_explained(kind, subject)
             query = query.where(condition if explained else ~condition).order_by(None)
             counts[kind] = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         else:
@@ -150,7 +153,7 @@ def exception_page(
             continue
         if kind in SQL_KINDS:
             query, subject = SQL_KINDS[kind].query(scope, **rules)
-            condition = _explained(kind, subject)
+            condition = is_explained(kind, subject)
             query = query.where(condition if explained else ~condition)
             rows = session.execute(query.offset(first).limit(last - first))
             items.extend(SQL_KINDS[kind].case(row, **rules) for row in rows)

@@ -20,8 +20,7 @@ from marketplace.finance.queries import (
     current_invoices,
     in_period,
     jakarta_day,
-    paid_per_order,
-    refunded_per_order,
+    payment_totals,
 )
 from marketplace.ordering.models import Order
 from marketplace.payments.models import (
@@ -38,7 +37,7 @@ Row = tuple[Any, ...]
 def order_rows(
     session: Session, scope: FinanceScope, period: Period | None, payment_due_days: int
 ) -> list[Row]:
-    invoice, paid, refunded = current_invoices(), paid_per_order(), refunded_per_order()
+    invoice, paid = current_invoices(), payment_totals()
     rows = session.execute(
         select(
             Order,
@@ -55,7 +54,7 @@ def order_rows(
             invoice.c.withheld_total,
             invoice.c.net_payable,
             func.coalesce(paid.c.paid, 0),
-            func.coalesce(refunded.c.refunded, 0),
+            func.coalesce(paid.c.refunded, 0),
             paid.c.last_paid_on,
         )
         .join(Agency, Agency.id == Order.agency_id)
@@ -63,7 +62,6 @@ def order_rows(
         .outerjoin(BudgetLine, BudgetLine.id == Order.budget_line_id)
         .outerjoin(invoice, invoice.c.order_id == Order.id)
         .outerjoin(paid, paid.c.order_id == Order.id)
-        .outerjoin(refunded, refunded.c.order_id == Order.id)
         .where(
             Order.status.in_(RECEIVED),
             scope.covers(Order.agency_id),

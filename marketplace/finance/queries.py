@@ -1,5 +1,5 @@
 """What every finance page shares: whose figures (scope), which month (period), and the
-per-order sums (current invoice, paid, refunded) as subqueries to join in one query."""
+per-order figures (current invoice, payment totals) to join in one query."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from sqlalchemy import (
     String,
     Subquery,
     and_,
-    case,
     cast,
     func,
     literal,
+    or_,
     select,
     true,
 )
@@ -27,13 +27,7 @@ from marketplace.documents.models import DocumentKind, IssuedDocument
 from marketplace.errors import PermissionDenied
 from marketplace.ordering.rules import JAKARTA
 from marketplace.ordering.states import OrderStatus
-from marketplace.payments.models import (
-    Payment,
-    PaymentAllocation,
-    PaymentStatus,
-    Refund,
-    RefundStatus,
-)
+from marketplace.payments.models import ExplainedException, OrderPaymentTotals
 from marketplace.permissions import has_permission
 
 #: orders whose delivery was received: they are spending, invoiced and payable
@@ -210,41 +204,35 @@ def current_basts(order_ids: Any = None) -> Subquery:
     )
 
 
-def paid_per_order(order_ids: Any = None) -> Subquery:
-    """Succeeded payments per order: order_id, paid (rupiah, before refunds), payments
-    (how many), full_payments (recorded without a partial-payment reason), last_paid_on."""
-    meant_in_full = case((func.coalesce(func.length(Payment.partial_reason), 0) == 0, 1), else_=0)
-    return (
-        select(
-            PaymentAllocation.order_id.label("order_id"),
-            func.sum(PaymentAllocation.amount).label("paid"),
-            func.count(PaymentAllocation.id).label("payments"),
-            func.sum(meant_in_full).label("full_payments"),
-            func.max(Payment.paid_on).label("last_paid_on"),
-        )
-        .join(Payment, Payment.id == PaymentAllocation.payment_id)
-        .where(
-            Payment.status == PaymentStatus.SUCCEEDED,
-            _of_orders(PaymentAllocation.order_id, order_ids),
-        )
-        # Grouped by the (single) status too: the groups are the same, and SQLite then sorts
-        # the allocations it reads in table order instead of walking the order_id index and
-        # fetching each row out of order (five times slower over every order).
-        .group_by(PaymentAllocation.order_id, Payment.status)
-        .subquery("paid_per_order")
+def payment_totals() -> Any:
+    """Each order's payment totals, kept by the payments services as payments and refunds
+    succeed: order_id, paid (succeeded payments, before refunds), refunded (succeeded
+    refunds), payments (how many succeeded), full_payments (of those, recorded without a
+    partial-payment reason), last_paid_on. Joined on the order id, one primary-key probe per
+    order; an order with nothing paid or refunded has no row, and one whose only movement is
+    a refund of a held charge has a row with `payments` 0."""
+    return OrderPaymentTotals.__table__.alias("payment_totals")
+
+
+def duplicate_payment_condition(totals: Any, invoice: Any) -> ColumnElement[bool]:
+    """An order paid in full more than once, or paid (before refunds) beyond its net payable,
+    with its payment totals and current invoice joined. A payment recorded as partial (with
+    its reason) followed by the rest is not a duplicate."""
+    return and_(
+        totals.c.payments > 0,
+        or_(
+            and_(totals.c.payments > 1, totals.c.full_payments > 1),
+            and_(invoice.c.net_payable.is_not(None), totals.c.paid > invoice.c.net_payable),
+        ),
     )
 
 
-def refunded_per_order(order_ids: Any = None) -> Subquery:
-    """Succeeded refunds per order: order_id, refunded (rupiah)."""
+def is_explained(kind: str, subject: Any) -> ColumnElement[bool]:
+    """Finance explained the exception of this kind and subject (an index probe)."""
     return (
-        select(
-            Refund.order_id.label("order_id"),
-            func.sum(Refund.amount).label("refunded"),
-        )
-        .where(Refund.status == RefundStatus.SUCCEEDED, _of_orders(Refund.order_id, order_ids))
-        .group_by(Refund.order_id)
-        .subquery("refunded_per_order")
+        select(ExplainedException.id)
+        .where(ExplainedException.kind == kind, ExplainedException.subject == subject)
+        .exists()
     )
 
 

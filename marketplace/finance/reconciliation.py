@@ -23,10 +23,11 @@ from marketplace.finance.queries import (
     Period,
     current_basts,
     current_invoices,
+    duplicate_payment_condition,
     in_period,
+    is_explained,
     page_number,
-    paid_per_order,
-    refunded_per_order,
+    payment_totals,
     subject_of,
 )
 from marketplace.ordering import services as ordering
@@ -80,6 +81,34 @@ def order_figures(
     session: Session, scope: FinanceScope, period: Period | None
 ) -> tuple[list[OrderFigures], OrderFigures]:
     """Per agency, in one query: orders received in the period, their invoices and payments."""
+    per_agency, total, _counts = _order_figures(session, scope, period, count_exceptions=False)
+    return per_agency, total
+
+
+#: the exception kinds the overview counts in the pass of its figures (when no month is
+#: chosen, as exceptions are not of a month)
+COUNTED_WITH_FIGURES = ("amount_mismatch", "duplicate_payment")
+
+
+def overview_figures(
+    session: Session, scope: FinanceScope, period: Period | None
+) -> tuple[list[OrderFigures], OrderFigures, dict[str, int]]:
+    """The figures of `order_figures` and, when no month is chosen, the open (unexplained)
+    amount mismatches and duplicate payments of the scope, counted in the same pass over
+    the received orders (plus the few orders paid without receipt, for duplicates); the
+    counts are empty when a month is chosen."""
+    return _order_figures(session, scope, period, count_exceptions=period is None)
+
+
+def _open_count(kind: str, condition: Any) -> Any:
+    """How many rows meet the condition and are not explained (looked up only for those)."""
+    unexplained = case((is_explained(kind, subject_of("order", Order.id)), 0), else_=1)
+    return func.coalesce(func.sum(case((condition, unexplained), else_=0)), 0)
+
+
+def _order_figures(
+    session: Session, scope: FinanceScope, period: Period | None, *, count_exceptions: bool
+) -> tuple[list[OrderFigures], OrderFigures, dict[str, int]]:
     orders = None  # every order: reading all invoices once beats looking each one up
     if not scope.province_wide or period is not None:
         orders = select(Order.id).where(
@@ -87,11 +116,17 @@ def order_figures(
             scope.covers(Order.agency_id),
             in_period(period, Order.received_at),
         )
-    invoice, paid = current_invoices(orders), paid_per_order(orders)
-    refunded = refunded_per_order(orders)
+    invoice, totals = current_invoices(orders), payment_totals()
     net = func.coalesce(invoice.c.net_payable, 0)
-    paid_net = func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0)
+    paid_net = func.coalesce(totals.c.paid, 0) - func.coalesce(totals.c.refunded, 0)
     done = Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED])
+    counted = []
+    if count_exceptions:
+        # the conditions of the amount_mismatch and duplicate_payment kinds
+        counted = [
+            _open_count("amount_mismatch", done & (net != paid_net)),
+            _open_count("duplicate_payment", duplicate_payment_condition(totals, invoice)),
+        ]
     rows = session.execute(
         select(
             Agency.id,
@@ -103,14 +138,14 @@ def order_figures(
             func.coalesce(func.sum(net), 0),
             func.coalesce(func.sum(case((done, 1), else_=0)), 0),
             func.coalesce(func.sum(paid_net), 0),
-            func.coalesce(func.sum(func.coalesce(refunded.c.refunded, 0)), 0),
+            func.coalesce(func.sum(func.coalesce(totals.c.refunded, 0)), 0),
             func.coalesce(func.sum(case((net > paid_net, net - paid_net), else_=0)), 0),
             func.coalesce(func.sum(case((Order.status == OrderStatus.RECONCILED, 1), else_=0)), 0),
+            *counted,
         )
         .join(Agency, Agency.id == Order.agency_id)
         .outerjoin(invoice, invoice.c.order_id == Order.id)
-        .outerjoin(paid, paid.c.order_id == Order.id)
-        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .outerjoin(totals, totals.c.order_id == Order.id)
         .where(
             Order.status.in_(RECEIVED),
             scope.covers(Order.agency_id),
@@ -119,11 +154,38 @@ def order_figures(
         .group_by(Agency.id, Agency.name)
         .order_by(Agency.name)
     ).all()
-    per_agency = [OrderFigures(row[0], row[1], *(int(v) for v in row[2:])) for row in rows]
+    width = len(fields(OrderFigures))
+    per_agency = [OrderFigures(row[0], row[1], *(int(v) for v in row[2:width])) for row in rows]
     total = OrderFigures(None, "")
     for figures in per_agency:
         total.add(figures)
-    return per_agency, total
+    counts: dict[str, int] = {}
+    if count_exceptions:
+        counts = {
+            kind: sum(int(row[width + i]) for row in rows)
+            for i, kind in enumerate(COUNTED_WITH_FIGURES)
+        }
+        counts["duplicate_payment"] += _duplicates_not_received(session, scope)
+    return per_agency, total, counts
+
+
+def _duplicates_not_received(session: Session, scope: FinanceScope) -> int:
+    """Open duplicate payments on orders outside the received statuses (paid without
+    receipt): the few orders the figures' pass does not read."""
+    not_received = [status for status in OrderStatus if status not in RECEIVED]
+    orders = select(Order.id).where(Order.status.in_(not_received), scope.covers(Order.agency_id))
+    invoice, totals = current_invoices(orders), payment_totals()
+    return int(
+        session.scalar(
+            select(_open_count("duplicate_payment", duplicate_payment_condition(totals, invoice)))
+            .select_from(Order)
+            .join(Agency, Agency.id == Order.agency_id)
+            .join(totals, totals.c.order_id == Order.id)
+            .outerjoin(invoice, invoice.c.order_id == Order.id)
+            .where(Order.status.in_(not_received), scope.covers(Order.agency_id))
+        )
+        or 0
+    )
 
 
 # Payments vs Stripe ------------------------------------------------------------------
@@ -311,7 +373,7 @@ def _ledger_figures(scope: FinanceScope, fiscal_year: int | None) -> Any:
         .group_by(BudgetEntry.budget_line_id)
         .subquery("ledger_spending")
     )
-    refunded = refunded_per_order()
+    refunded = payment_totals()
     orders = (
         select(
             Order.budget_line_id.label("line_id"),
@@ -431,20 +493,19 @@ def reconcile_checks(
     """Paid orders with what finance checks before reconciling: the payment equals the net
     payable (or the difference was explained) and the BAST and invoice exist."""
     invoice, bast = current_invoices(order_ids), current_basts(order_ids)
-    paid, refunded = paid_per_order(order_ids), refunded_per_order(order_ids)
+    totals = payment_totals()
     query = (
         select(
             Order,
             func.coalesce(invoice.c.net_payable, 0),
-            func.coalesce(paid.c.paid, 0) - func.coalesce(refunded.c.refunded, 0),
+            func.coalesce(totals.c.paid, 0) - func.coalesce(totals.c.refunded, 0),
             invoice.c.document_id,
             bast.c.document_id,
             ExplainedException.id,
         )
         .outerjoin(invoice, invoice.c.order_id == Order.id)
         .outerjoin(bast, bast.c.order_id == Order.id)
-        .outerjoin(paid, paid.c.order_id == Order.id)
-        .outerjoin(refunded, refunded.c.order_id == Order.id)
+        .outerjoin(totals, totals.c.order_id == Order.id)
         .outerjoin(
             ExplainedException,
             (ExplainedException.kind == "amount_mismatch")

@@ -24,7 +24,7 @@ from marketplace.finance.queries import (
     Period,
     in_period,
     jakarta_day,
-    paid_per_order,
+    payment_totals,
     permille,
     tenths,
 )
@@ -242,7 +242,7 @@ def timeliness(
 ) -> tuple[list[Timeliness], Timeliness]:
     """Per agency: how many days after receipt the vendors were paid (the value date of the
     last payment that settled the order), and the share paid within the payment term."""
-    paid = paid_per_order()
+    paid = payment_totals()
     days = _days_to_payment(session.get_bind().dialect.name, paid.c.last_paid_on)
     rows = session.execute(
         select(
@@ -256,6 +256,7 @@ def timeliness(
         .join(paid, paid.c.order_id == Order.id)
         .where(
             Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED]),
+            paid.c.payments > 0,
             scope.covers(Order.agency_id),
             in_period(Period(year), Order.received_at),
         )

@@ -127,9 +127,9 @@ def due_days() -> int:
 def index():  # type: ignore[no-untyped-def]
     db = get_session()
     scope, period = current_scope(), requested_period()
-    per_agency, total = reconciliation.order_figures(db, scope, period)
+    per_agency, total, counted = reconciliation.overview_figures(db, scope, period)
     counts = exceptions.count_by_kind(
-        db, scope, today=today_in_jakarta(), payment_due_days=due_days()
+        db, scope, today=today_in_jakarta(), payment_due_days=due_days(), known=counted
     )
     return render_template(
         "finance/index.html",

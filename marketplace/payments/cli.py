@@ -57,3 +57,19 @@ def process_events() -> None:
     for outcome in outcomes:
         click.echo(outcome)
     click.echo(f"{len(outcomes)} event(s) processed.")
+
+
+@payments_cli.command("rebuild-totals")
+def rebuild_totals() -> None:
+    """Recompute every order's payment totals from the payments, allocations and refunds,
+    after rows were written without the payments services (an import, a repair by hand)."""
+    from sqlalchemy import func, select
+
+    from marketplace.payments.models import OrderPaymentTotals
+    from marketplace.payments.totals import rebuild_totals as rebuild
+
+    session = get_session()
+    rebuild(session)
+    session.commit()
+    count = session.scalar(select(func.count()).select_from(OrderPaymentTotals)) or 0
+    click.echo(f"payment totals rebuilt for {count} order(s).")

@@ -183,6 +183,32 @@ class Refund(Base):
     order: Mapped[Order] = relationship()
 
 
+class OrderPaymentTotals(Base):
+    """What has been paid and refunded on one order, kept by the payments services in the
+    transaction that changes it (see `marketplace.payments.totals`), so that finance reads
+    one row per order instead of summing every allocation and refund."""
+
+    __tablename__ = "order_payment_totals"
+    __table_args__ = (
+        CheckConstraint("paid >= 0", name="paid_non_negative"),
+        CheckConstraint("refunded >= 0", name="refunded_non_negative"),
+        CheckConstraint("payments >= 0", name="payments_non_negative"),
+        CheckConstraint("full_payments >= 0", name="full_payments_non_negative"),
+    )
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    #: rupiah of the order's allocations of succeeded payments (before refunds)
+    paid: Mapped[int] = mapped_column(Money, default=0)
+    #: rupiah of the order's succeeded refunds (of any payment, held ones included)
+    refunded: Mapped[int] = mapped_column(Money, default=0)
+    #: how many succeeded payments cover the order
+    payments: Mapped[int] = mapped_column(Integer, default=0)
+    #: of those, how many were recorded without a partial-payment reason
+    full_payments: Mapped[int] = mapped_column(Integer, default=0)
+    #: the latest value date of those payments
+    last_paid_on: Mapped[date | None] = mapped_column(Date)
+
+
 class StripeEvent(Base):
     """Each webhook event Stripe sent, stored once (its id is the key), and when applied."""
 

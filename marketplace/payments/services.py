@@ -41,6 +41,7 @@ from marketplace.payments.models import (
     Refund,
     RefundStatus,
 )
+from marketplace.payments.totals import add_succeeded_payment, add_succeeded_refund
 from marketplace.permissions import can_pay
 
 PROOF_FILES = "payment-proofs"
@@ -461,6 +462,7 @@ def settle_payment(
     payment.succeeded_at = utcnow()
     payment.paid_on = first_open_day(session, paid_on or payment.paid_on or jakarta_today())
     session.flush()
+    add_succeeded_payment(session, payment)
     record_event(
         session,
         actor,
@@ -580,6 +582,7 @@ def settle_refund(session: Session, refund: Refund, *, actor: User | None) -> bo
     if order.budget_line is not None and refund.payment.status is PaymentStatus.SUCCEEDED:
         ledger.refund(session, order.budget_line, refund.amount, actor=actor, order_id=order.id)
     session.flush()
+    add_succeeded_refund(session, refund)
     record_event(
         session,
         actor,

@@ -13,6 +13,7 @@ from catalog.db import utcnow
 from marketplace.ordering import services as ordering
 from marketplace.payments import services as payments
 from marketplace.payments.models import Payment, PaymentAllocation, PaymentRail, PaymentStatus
+from marketplace.payments.totals import rebuild_totals
 
 _references = count(1)
 
@@ -36,7 +37,8 @@ def pay(db, world, order, *, amount=None, paid_on=None, partial_reason=""):  # t
 
 def seed_payment(db, order, amount, *, rail=PaymentRail.TRANSFER, **fields):  # type: ignore[no-untyped-def]
     """A succeeded payment written straight to the tables, as a faulty import or a race
-    between rails could leave it: no service would record it."""
+    between rails could leave it: no service would record it. Such an import ends by
+    rebuilding the payment totals of the orders it touched, as this does."""
     payment = Payment(
         rail=rail,
         status=PaymentStatus.SUCCEEDED,
@@ -51,6 +53,7 @@ def seed_payment(db, order, amount, *, rail=PaymentRail.TRANSFER, **fields):  # 
     payment.allocations.append(PaymentAllocation(order_id=order.id, amount=amount))
     db.add(payment)
     db.flush()
+    rebuild_totals(db, [order.id])
     return payment
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
-from marketplace.finance import reconciliation
+from marketplace.finance import exceptions, reconciliation
 from marketplace.finance.queries import FinanceScope, Period
 from marketplace.ordering.models import Order
 from marketplace.payments import services as payments
@@ -204,3 +204,43 @@ def test_reconcile_checks_and_explained_differences(db, world, orders):
     assert check.ok and check.mismatch_explained
     reconciliation.reconcile(db, world.finance, odd, EVERYWHERE)
     assert odd.status.value == "reconciled"
+
+
+def test_the_overview_counts_mismatches_and_duplicates_as_the_exception_list(db, world, orders):
+    mismatch = orders.paid()
+    payment = payments.payments_of_order(db, mismatch.id)[0]
+    payments.request_refund(db, world.treasurer, payment, mismatch, 25_000, "Basi", reference="R")
+    explained_mismatch = orders.reconciled(other_agency=True)
+    seed_payment(db, explained_mismatch, 1_000)  # paid more, and then a duplicate too
+    duplicate = orders.paid()
+    seed_payment(db, duplicate, payments.net_payable(db, duplicate))
+    not_received = world.order_in(db, "delivered")  # paid twice without receipt
+    seed_payment(db, not_received, 300_000)
+    seed_payment(db, not_received, 300_000)
+    partial = orders.received()
+    seed_payment(db, partial, 100_000, partial_reason="Dana bertahap")  # not a duplicate
+    today = payments.jakarta_today()
+    for kind in ("amount_mismatch", "duplicate_payment"):
+        exceptions.explain(
+            db,
+            world.finance,
+            kind,
+            f"order:{explained_mismatch.id}",
+            "Diperiksa",
+            today=today,
+            payment_due_days=14,
+        )
+    rules = {"today": today, "payment_due_days": 14}
+    for scope in (EVERYWHERE, FinanceScope(frozenset({world.agency.id}))):
+        per_agency, total, counted = reconciliation.overview_figures(db, scope, None)
+        assert (per_agency, total) == reconciliation.order_figures(db, scope, None)
+        listed = exceptions.count_by_kind(db, scope, **rules)
+        assert counted == {
+            "amount_mismatch": listed["amount_mismatch"],
+            "duplicate_payment": listed["duplicate_payment"],
+        }
+        assert exceptions.count_by_kind(db, scope, known=counted, **rules) == listed
+    assert counted == {"amount_mismatch": 2, "duplicate_payment": 2}
+    # a month chosen: the figures are of the month, the exceptions counted on their own
+    month = Period(today.year, today.month)
+    assert reconciliation.overview_figures(db, EVERYWHERE, month)[2] == {}
