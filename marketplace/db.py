@@ -11,7 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> Engine:
+    """An engine for `url`. `pre_ping` (server databases only) tests each pooled connection
+    with a round trip when a request takes it, so that a restarted database server costs no
+    failed request; without it the first request on a dead connection answers 503 and the
+    pool is renewed."""
     if url.startswith("sqlite"):
         in_memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
@@ -22,7 +26,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         _make_sqlite_transactions_serializable(engine, wal=not in_memory)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, pool_pre_ping=pre_ping, **kwargs)
 
 
 def _make_sqlite_transactions_serializable(engine: Engine, wal: bool) -> None:
@@ -74,7 +78,9 @@ def will_write() -> None:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(
+        app.config["DATABASE_URL"], pre_ping=app.config.get("DATABASE_POOL_PRE_PING", True)
+    )
     app.extensions["db_engine"] = engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     from marketplace.audit.chain import install as seal_audit_events_at_commit
