@@ -24,6 +24,7 @@ translations: $(VENV)/.runtime
 
 extract-messages: $(VENV)/.dev
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--ignore-dirs ".* __pycache__ node_modules" \
 		-o marketplace/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i marketplace/translations/messages.pot -d marketplace/translations \
 		--no-fuzzy-matching --ignore-obsolete
