@@ -75,7 +75,7 @@ class FragmentCache:
 catalogue_fragments = FragmentCache()
 
 
-#: parts each process writes to the shared directory per index version, at most
+#: files in the shared directory per index version, at most (each 10-30 KB)
 SHARED_FRAGMENTS_WRITTEN = 1024
 
 
@@ -83,20 +83,25 @@ class SharedFragments:
     """Rendered parts in files, shared by the processes (workers) serving one search index.
 
     Each worker would otherwise render every query once for itself. Files sit in a directory
-    per index version name; a process that sees a new version removes the other versions'
-    directories. Each process writes at most `SHARED_FRAGMENTS_WRITTEN` files per version.
+    per index version name (prefixed with the code's fingerprint, so a deploy of new templates
+    or code never serves what the old code rendered); a process that sees a new version removes
+    the other versions' directories. A version's directory holds at most
+    `SHARED_FRAGMENTS_WRITTEN` files, counted on disk, so restarted workers do not add more.
     A file that cannot be read or written is simply not shared.
     """
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], build: str = "") -> None:
         self.directory = Path(directory)
+        self.build = build
         self._version = ""
-        self._written = 0
         self._lock = threading.Lock()
+
+    def _folder(self, version: str) -> Path:
+        return self.directory / (f"{self.build}-{version}" if self.build else version)
 
     def _path(self, version: str, key: Hashable) -> Path:
         digest = hashlib.sha256(repr(key).encode()).hexdigest()
-        return self.directory / version / f"{digest}.html"
+        return self._folder(version) / f"{digest}.html"
 
     def get(self, version: str, key: Hashable) -> Markup | None:
         try:
@@ -107,40 +112,58 @@ class SharedFragments:
         return Markup(text) if text else None  # noqa: S704
 
     def put(self, version: str, key: Hashable, html: Markup) -> None:
+        folder = self._folder(version)
         with self._lock:
             if version != self._version:
-                self._forget_other_versions(version)
-                self._version, self._written = version, 0
-            if self._written >= SHARED_FRAGMENTS_WRITTEN:
-                return
-            self._written += 1
+                self._forget_others(folder.name)
+                self._version = version
         path = self._path(version, key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
+            with os.scandir(folder) as entries:
+                if sum(1 for _ in entries) >= SHARED_FRAGMENTS_WRITTEN:
+                    return
             with tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False
+                "w", encoding="utf-8", dir=folder, suffix=".tmp", delete=False
             ) as out:
+                temporary = out.name
                 out.write(str(html))
-            os.replace(out.name, path)  # readers see the whole file or none
+            os.replace(temporary, path)  # readers see the whole file or none
         except OSError:
             log.warning("catalogue part not shared: %s", path, exc_info=True)
+            if "temporary" in locals():
+                Path(temporary).unlink(missing_ok=True)
 
-    def _forget_other_versions(self, version: str) -> None:
+    def _forget_others(self, keep: str) -> None:
         try:
-            others = [d for d in self.directory.iterdir() if d.is_dir() and d.name != version]
+            others = [d for d in self.directory.iterdir() if d.is_dir() and d.name != keep]
         except OSError:
             return
         for other in others:
             shutil.rmtree(other, ignore_errors=True)
 
 
-_shared: dict[str, SharedFragments] = {}
+def code_fingerprint(*roots: str | os.PathLike[str]) -> str:
+    """A short digest of the names, sizes and modification times of the files under `roots`
+    (templates, translations, the application's code): it changes with every deploy."""
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(Path(root).rglob("*")):
+            if path.is_file() and path.suffix in {".html", ".py", ".mo", ".txt"}:
+                info = path.stat()
+                digest.update(f"{path}:{info.st_size}:{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:12]
 
 
-def shared_fragments(search_index_dir: str) -> SharedFragments:
-    """The shared parts of the processes serving the index in `search_index_dir`."""
-    store = _shared.get(search_index_dir)
+_shared: dict[tuple[str, str], SharedFragments] = {}
+
+
+def shared_fragments(search_index_dir: str, build: str = "") -> SharedFragments:
+    """The shared parts of the processes serving the index in `search_index_dir` with the
+    code identified by `build` (see `code_fingerprint`)."""
+    store = _shared.get((search_index_dir, build))
     if store is None:
         index = Path(search_index_dir)
-        store = _shared[search_index_dir] = SharedFragments(index.with_name(f"{index.name}-pages"))
+        store = SharedFragments(index.with_name(f"{index.name}-pages"), build)
+        _shared[(search_index_dir, build)] = store
     return store

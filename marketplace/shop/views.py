@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
@@ -19,6 +20,8 @@ from sqlalchemy.orm import Session, joinedload
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
+import catalog
+import marketplace
 from catalog.models import BusinessScale, DietaryTag, Product, Vendor
 from catalog.search import (
     LEAD_TIME_BUCKETS,
@@ -34,7 +37,7 @@ from marketplace.db import get_session
 from marketplace.permissions import can_manage_listings, has_any_permission, has_permission
 from marketplace.ratings.services import rating_distribution, recent_ratings
 from marketplace.search import catalog_index
-from marketplace.shop.fragments import catalogue_fragments, shared_fragments
+from marketplace.shop.fragments import catalogue_fragments, code_fingerprint, shared_fragments
 
 log = logging.getLogger(__name__)
 bp = Blueprint("shop", __name__, url_prefix="/catalog")
@@ -131,7 +134,7 @@ def index():  # type: ignore[no-untyped-def]
     key = (str(get_locale() or ""), request.script_root, _params_key(params))
     try:
         index = catalog_index()
-        shared = shared_fragments(current_app.config["SEARCH_INDEX_DIR"])
+        shared = shared_fragments(current_app.config["SEARCH_INDEX_DIR"], _code_build())
         version = index.version()
         catalogue = catalogue_fragments.get(version.number, key)
         if catalogue is None:
@@ -150,6 +153,20 @@ def index():  # type: ignore[no-untyped-def]
         result = database_search(db, str(params["q"]), **criteria)  # type: ignore[arg-type]
         catalogue = _render_catalogue(db, params, result, simple_search=True)
     return render_template("shop/index.html", catalogue=catalogue)
+
+
+def _code_build() -> str:
+    """This deploy's fingerprint (templates, translations, code), read once per process: parts
+    rendered by other code are never shared with it."""
+    build = current_app.extensions.get("catalogue_build")
+    if build is None:
+        build = code_fingerprint(
+            current_app.template_folder or "",
+            Path(marketplace.__file__).parent,
+            Path(catalog.__file__).parent,
+        )
+        current_app.extensions["catalogue_build"] = build
+    return build
 
 
 def _params_key(params: dict[str, object]) -> tuple[object, ...]:

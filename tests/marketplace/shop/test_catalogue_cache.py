@@ -287,3 +287,35 @@ def test_the_shared_store_keeps_one_version_and_bounds_its_writes(tmp_path, monk
     for n in range(10):
         one.put("9-ccc", n, escape(str(n)))
     assert len(list((tmp_path / "9-ccc").iterdir())) == 3
+
+
+def test_restarted_workers_do_not_grow_the_shared_store(tmp_path, monkeypatch):
+    from marketplace.shop import fragments
+
+    monkeypatch.setattr(fragments, "SHARED_FRAGMENTS_WRITTEN", 4)
+    for worker in range(3):  # each a fresh process serving the same index version
+        store = SharedFragments(tmp_path)
+        for n in range(10):
+            store.put("9-ccc", (worker, n), escape(str(n)))
+    assert len(list((tmp_path / "9-ccc").iterdir())) == 4
+
+
+def test_parts_rendered_by_other_code_are_not_served(tmp_path):
+    old, new = SharedFragments(tmp_path, "build1"), SharedFragments(tmp_path, "build2")
+    old.put("7-aaa", ("en", "", "q=nasi"), escape("old template"))
+    assert new.get("7-aaa", ("en", "", "q=nasi")) is None
+    new.put("7-aaa", ("en", "", "q=nasi"), escape("new template"))
+    assert new.get("7-aaa", ("en", "", "q=nasi")) == "new template"
+    assert [d.name for d in tmp_path.iterdir()] == ["build2-7-aaa"]
+
+
+def test_the_code_fingerprint_changes_when_a_template_does(tmp_path):
+    from marketplace.shop.fragments import code_fingerprint
+
+    template = tmp_path / "shop" / "_catalogue.html"
+    template.parent.mkdir()
+    template.write_text("<p>one</p>")
+    before = code_fingerprint(tmp_path)
+    assert code_fingerprint(tmp_path) == before
+    template.write_text("<p>one, changed</p>")
+    assert code_fingerprint(tmp_path) != before
