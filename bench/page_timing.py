@@ -1,6 +1,6 @@
 """Time pages one request at a time, in-process, with their SQL statements.
 
-    .venv/bin/python bench/page_timing.py DATABASE.sqlite EMAIL PATH [PATH ...]
+    .venv/bin/python bench/page_timing.py DATABASE.sqlite|DATABASE_URL EMAIL PATH [PATH ...]
     .venv/bin/python bench/page_timing.py /tmp/bench-province/province-full.sqlite \
         finance@bench.go.id /finance/ /finance/exceptions /finance/reconcile
 
@@ -29,7 +29,7 @@ from marketplace.config import DevelopmentConfig
 
 def main(database: str, email: str, paths: list[str]) -> int:
     class Config(DevelopmentConfig):
-        DATABASE_URL = f"sqlite:///{database}"
+        DATABASE_URL = database if "://" in database else f"sqlite:///{database}"
         SEARCH_INDEX_DIR = os.environ.get(
             "EORDER_SEARCH_INDEX_DIR", str(Path(database).with_suffix(".index"))
         )

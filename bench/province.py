@@ -594,6 +594,22 @@ class Province:
             received_total = None
             if status in RECEIVED_STATES:
                 received_total = sum(r["unit_price"] * r["quantity_received"] for r in row_lines)
+                # the receipt's amounts per category, as the delivery services write them
+                by_category: dict[int, int] = defaultdict(int)
+                for (product, _quantity), r in zip(lines, row_lines, strict=True):
+                    if r["quantity_received"]:
+                        by_category[product["category_id"]] += (
+                            r["unit_price"] * r["quantity_received"]
+                        )
+                for category_id, amount in sorted(by_category.items()):
+                    t.add(
+                        "received_by_category",
+                        order_id=order_id,
+                        category_id=category_id,
+                        agency_id=agency_id,
+                        received_at=times["received_at"],
+                        amount=amount,
+                    )
             submitted = "submitted_at" in times
             year = times.get("submitted_at", times["created_at"]).year
             activity = f"{rng.choice(ACTIVITIES)} {rng.choice(TOPICS)}"
@@ -632,6 +648,14 @@ class Province:
                 }.get(status, ""),
                 on_time=(not late) if status in RECEIVED_STATES else None,
                 payment_reference="",
+                # finance's figures on the order, set below with its invoice and payment
+                invoice_gross=None,
+                net_payable=None,
+                paid_total=0,
+                refunded_total=0,
+                payment_count=0,
+                full_payment_count=0,
+                last_paid_on=None,
                 version=1 + sum(1 for k in times if k not in ("created_at", "handed_over_at")),
                 **{k: times.get(k) for k in TIMESTAMPS},
             )
@@ -795,6 +819,9 @@ class Province:
                     # the invoice's amounts in their own columns, as the app issues them
                     **invoice_amounts(body),
                 )
+            # the current invoice's amounts on the order, as the documents services set them
+            row["invoice_gross"] = invoice_amounts(invoice)["gross"]
+            row["net_payable"] = breakdown.net_payable
             if row["status"] in ("paid", "reconciled") and breakdown.net_payable > 0:
                 payment_id += 1
                 reference = f"SP2D-{row['paid_at'].year}-{payment_id:07d}"
@@ -823,13 +850,10 @@ class Province:
                     amount=breakdown.net_payable,
                 )
                 # the order's payment totals, as the payments services keep them
-                t.add(
-                    "order_payment_totals",
-                    order_id=order_id,
-                    paid=breakdown.net_payable,
-                    refunded=0,
-                    payments=1,
-                    full_payments=1,
+                row.update(
+                    paid_total=breakdown.net_payable,
+                    payment_count=1,
+                    full_payment_count=1,
                     last_paid_on=jakarta_date(row["paid_at"]),
                 )
         for (agency_id, year, kind), last in sequences.items():
@@ -871,8 +895,9 @@ class Province:
 TABLE_ORDER = (
     "categories", "vendors", "vendor_documents", "products", "users", "agencies",
     "agency_addresses", "memberships", "budget_lines", "orders", "order_lines",
+    "received_by_category",
     "budget_entries", "issued_documents", "document_counters", "payments",
-    "payment_allocations", "order_payment_totals", "closed_periods",
+    "payment_allocations", "closed_periods",
 )  # fmt: skip
 
 

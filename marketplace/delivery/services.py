@@ -7,6 +7,7 @@ the BAST and the invoice are issued with their numbers. Any failure undoes all o
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,13 +20,13 @@ from sqlalchemy.orm import Session, joinedload, lazyload
 
 from catalog import photos
 from catalog.db import utcnow
-from catalog.models import Vendor
+from catalog.models import Product, Vendor
 from marketplace.accounts.models import User
 from marketplace.budgets import services as ledger
 from marketplace.delivery.models import OrderPhoto, PhotoPurpose
 from marketplace.documents import services as documents
 from marketplace.errors import DomainError
-from marketplace.ordering.models import Order
+from marketplace.ordering.models import Order, ReceivedByCategory
 from marketplace.ordering.rules import JAKARTA, OrderRules
 from marketplace.ordering.services import (
     lock_order,
@@ -230,6 +231,7 @@ def _apply_receipt(
             "on_time": order.on_time,
         },
     )
+    _record_by_category(session, order)
     # The vendor's on-time record, moved in place so that concurrent receipts add up.
     session.execute(
         update(Vendor)
@@ -247,6 +249,34 @@ def _apply_receipt(
     rules = rules or OrderRules()
     documents.issue_receipt_documents(
         session, actor, order, payment_due_days=rules.payment_due_days
+    )
+
+
+def _record_by_category(session: Session, order: Order) -> None:
+    """What the receipt spent per product category, for the spending report (the lines
+    received in part or in full; nothing is written for a category received not at all)."""
+    received = [line for line in order.lines if line.quantity_received]
+    if not received or order.received_at is None:
+        return
+    category_of = dict(
+        session.execute(
+            select(Product.id, Product.category_id).where(
+                Product.id.in_(sorted({line.product_id for line in received}))
+            )
+        ).all()
+    )
+    amounts: dict[int, int] = defaultdict(int)
+    for line in received:
+        amounts[category_of[line.product_id]] += line.received_line_total or 0
+    session.add_all(
+        ReceivedByCategory(
+            order_id=order.id,
+            category_id=category_id,
+            agency_id=order.agency_id,
+            received_at=order.received_at,
+            amount=amount,
+        )
+        for category_id, amount in sorted(amounts.items())
     )
 
 

@@ -288,6 +288,9 @@ def _issue(
         **invoice_amounts(content),
     )
     session.add(document)
+    if kind == DocumentKind.INVOICE:
+        # the current invoice's amounts, on the order for finance's sums
+        order.invoice_gross, order.net_payable = document.gross, document.net_payable
     session.flush()
     record_event(
         session,

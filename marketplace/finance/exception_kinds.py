@@ -17,11 +17,10 @@ from marketplace.budgets.models import BudgetEntry, EntryKind
 from marketplace.finance.queries import (
     RECEIVED,
     FinanceScope,
-    current_invoices,
     duplicate_payment_condition,
     jakarta_day,
     jakarta_midnight,
-    payment_totals,
+    paid_net,
     subject_of,
 )
 from marketplace.finance.reconciliation import stripe_rupiah
@@ -105,37 +104,19 @@ def _payment_evidence(payment_id: int) -> Evidence:
 # The kinds ---------------------------------------------------------------------------
 
 
-def _orders_of(scope: FinanceScope, *conditions: Any) -> Select[Any] | None:
-    """The orders whose sums an agency's list needs; province-wide, None (every order),
-    as reading every invoice once is quicker than looking each one up."""
-    if scope.province_wide:
-        return None
-    return select(Order.id).where(scope.covers(Order.agency_id), *conditions)
-
-
 def _unpaid_past_due_query(
     scope: FinanceScope, *, today: date, payment_due_days: int, **_: Any
 ) -> tuple[Select[Any], ColumnElement[str]]:
     # due on = the Jakarta day of receipt + N days; past due when that is before today
     received_before = jakarta_midnight(today - timedelta(days=payment_due_days))
-    # the sums are needed only for received orders past the term: a few of all orders
-    candidates = select(Order.id).where(
-        Order.status == OrderStatus.RECEIVED,
-        Order.received_at < received_before,
-        scope.covers(Order.agency_id),
-    )
-    invoice, totals = current_invoices(candidates), payment_totals()
-    paid_net = func.coalesce(totals.c.paid, 0) - func.coalesce(totals.c.refunded, 0)
     query = (
         select(Order.id, Order.number, Order.agency_id, Agency.name, Order.received_at)
-        .add_columns(invoice.c.net_payable, paid_net)
+        .add_columns(Order.net_payable, paid_net())
         .join(Agency, Agency.id == Order.agency_id)
-        .join(invoice, invoice.c.order_id == Order.id)
-        .outerjoin(totals, totals.c.order_id == Order.id)
         .where(
             Order.status == OrderStatus.RECEIVED,
-            invoice.c.net_payable > 0,
-            invoice.c.net_payable > paid_net,
+            Order.net_payable > 0,
+            Order.net_payable > paid_net(),
             Order.received_at < received_before,
             scope.covers(Order.agency_id),
         )
@@ -232,18 +213,13 @@ def _paid_without_receipt_case(row: Any, **_: Any) -> FinanceException:
 
 def _amount_mismatch_query(scope: FinanceScope, **_: Any) -> tuple[Select[Any], ColumnElement[str]]:
     """Paid or reconciled orders whose payments (less refunds) differ from the net payable."""
-    orders = _orders_of(scope, Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED]))
-    invoice, totals = current_invoices(orders), payment_totals()
-    net = func.coalesce(invoice.c.net_payable, 0)
-    paid_net = func.coalesce(totals.c.paid, 0) - func.coalesce(totals.c.refunded, 0)
+    net = func.coalesce(Order.net_payable, 0)
     query = (
-        select(Order.id, Order.number, Order.agency_id, Agency.name, net, paid_net)
+        select(Order.id, Order.number, Order.agency_id, Agency.name, net, paid_net())
         .join(Agency, Agency.id == Order.agency_id)
-        .outerjoin(invoice, invoice.c.order_id == Order.id)
-        .outerjoin(totals, totals.c.order_id == Order.id)
         .where(
             Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED]),
-            net != paid_net,
+            net != paid_net(),
             scope.covers(Order.agency_id),
         )
         .order_by(Order.id)
@@ -496,25 +472,18 @@ def _duplicate_payment_query(
 
     A payment recorded as partial (with its reason) followed by the rest is not a duplicate.
     """
-    orders = _orders_of(scope)
-    invoice, paid = current_invoices(orders), payment_totals()
     query = (
         select(
             Order.id,
             Order.number,
             Order.agency_id,
             Agency.name,
-            paid.c.paid,
-            paid.c.payments,
-            invoice.c.net_payable,
+            Order.paid_total,
+            Order.payment_count,
+            Order.net_payable,
         )
         .join(Agency, Agency.id == Order.agency_id)
-        .join(paid, paid.c.order_id == Order.id)
-        .outerjoin(invoice, invoice.c.order_id == Order.id)
-        .where(
-            duplicate_payment_condition(paid, invoice),
-            scope.covers(Order.agency_id),
-        )
+        .where(duplicate_payment_condition(), scope.covers(Order.agency_id))
         .order_by(Order.id)
     )
     return query, subject_of("order", Order.id)

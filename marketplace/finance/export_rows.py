@@ -20,7 +20,6 @@ from marketplace.finance.queries import (
     current_invoices,
     in_period,
     jakarta_day,
-    payment_totals,
 )
 from marketplace.ordering.models import Order
 from marketplace.payments.models import (
@@ -37,7 +36,7 @@ Row = tuple[Any, ...]
 def order_rows(
     session: Session, scope: FinanceScope, period: Period | None, payment_due_days: int
 ) -> list[Row]:
-    invoice, paid = current_invoices(), payment_totals()
+    invoice = current_invoices()
     rows = session.execute(
         select(
             Order,
@@ -53,15 +52,14 @@ def order_rows(
             invoice.c.charged_total,
             invoice.c.withheld_total,
             invoice.c.net_payable,
-            func.coalesce(paid.c.paid, 0),
-            func.coalesce(paid.c.refunded, 0),
-            paid.c.last_paid_on,
+            Order.paid_total,
+            Order.refunded_total,
+            Order.last_paid_on,
         )
         .join(Agency, Agency.id == Order.agency_id)
         .join(Vendor, Vendor.id == Order.vendor_id)
         .outerjoin(BudgetLine, BudgetLine.id == Order.budget_line_id)
         .outerjoin(invoice, invoice.c.order_id == Order.id)
-        .outerjoin(paid, paid.c.order_id == Order.id)
         .where(
             Order.status.in_(RECEIVED),
             scope.covers(Order.agency_id),

@@ -1,5 +1,5 @@
 """What every finance page shares: whose figures (scope), which month (period), and the
-per-order figures (current invoice, payment totals) to join in one query."""
+per-order figures (current invoice, payment totals)."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ from sqlalchemy.orm import aliased
 from marketplace.accounts.models import User
 from marketplace.documents.models import DocumentKind, IssuedDocument
 from marketplace.errors import PermissionDenied
+from marketplace.ordering.models import Order
 from marketplace.ordering.rules import JAKARTA
 from marketplace.ordering.states import OrderStatus
-from marketplace.payments.models import ExplainedException, OrderPaymentTotals
+from marketplace.payments.models import ExplainedException
 from marketplace.permissions import has_permission
 
 #: orders whose delivery was received: they are spending, invoiced and payable
@@ -204,25 +205,21 @@ def current_basts(order_ids: Any = None) -> Subquery:
     )
 
 
-def payment_totals() -> Any:
-    """Each order's payment totals, kept by the payments services as payments and refunds
-    succeed: order_id, paid (succeeded payments, before refunds), refunded (succeeded
-    refunds), payments (how many succeeded), full_payments (of those, recorded without a
-    partial-payment reason), last_paid_on. Joined on the order id, one primary-key probe per
-    order; an order with nothing paid or refunded has no row, and one whose only movement is
-    a refund of a held charge has a row with `payments` 0."""
-    return OrderPaymentTotals.__table__.alias("payment_totals")
+def paid_net() -> ColumnElement[int]:
+    """What reached the vendor on an order: its succeeded payments less its refunds (the
+    totals the payments services keep on the order row)."""
+    return Order.paid_total - Order.refunded_total
 
 
-def duplicate_payment_condition(totals: Any, invoice: Any) -> ColumnElement[bool]:
-    """An order paid in full more than once, or paid (before refunds) beyond its net payable,
-    with its payment totals and current invoice joined. A payment recorded as partial (with
-    its reason) followed by the rest is not a duplicate."""
+def duplicate_payment_condition() -> ColumnElement[bool]:
+    """An order paid in full more than once, or paid (before refunds) beyond its net payable
+    (from the totals and invoice amounts on the order row). A payment recorded as partial
+    (with its reason) followed by the rest is not a duplicate."""
     return and_(
-        totals.c.payments > 0,
+        Order.payment_count > 0,
         or_(
-            and_(totals.c.payments > 1, totals.c.full_payments > 1),
-            and_(invoice.c.net_payable.is_not(None), totals.c.paid > invoice.c.net_payable),
+            and_(Order.payment_count > 1, Order.full_payment_count > 1),
+            and_(Order.net_payable.is_not(None), Order.paid_total > Order.net_payable),
         ),
     )
 

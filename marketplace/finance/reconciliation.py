@@ -27,7 +27,7 @@ from marketplace.finance.queries import (
     in_period,
     is_explained,
     page_number,
-    payment_totals,
+    paid_net,
     subject_of,
 )
 from marketplace.ordering import services as ordering
@@ -109,56 +109,58 @@ def _open_count(kind: str, condition: Any) -> Any:
 def _order_figures(
     session: Session, scope: FinanceScope, period: Period | None, *, count_exceptions: bool
 ) -> tuple[list[OrderFigures], OrderFigures, dict[str, int]]:
-    orders = None  # every order: reading all invoices once beats looking each one up
-    if not scope.province_wide or period is not None:
-        orders = select(Order.id).where(
-            Order.status.in_(RECEIVED),
-            scope.covers(Order.agency_id),
-            in_period(period, Order.received_at),
-        )
-    invoice, totals = current_invoices(orders), payment_totals()
-    net = func.coalesce(invoice.c.net_payable, 0)
-    paid_net = func.coalesce(totals.c.paid, 0) - func.coalesce(totals.c.refunded, 0)
+    # Every figure is on the order row, and the (agency, status, ...) index covers them: one
+    # pass over the index, grouped by agency in its order, then the agencies' names.
+    net = func.coalesce(Order.net_payable, 0)
+    paid = paid_net()
     done = Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED])
     counted = []
     if count_exceptions:
         # the conditions of the amount_mismatch and duplicate_payment kinds
         counted = [
-            _open_count("amount_mismatch", done & (net != paid_net)),
-            _open_count("duplicate_payment", duplicate_payment_condition(totals, invoice)),
+            _open_count("amount_mismatch", done & (net != paid)).label("amount_mismatch"),
+            _open_count("duplicate_payment", duplicate_payment_condition()).label(
+                "duplicate_payment"
+            ),
         ]
-    rows = session.execute(
+    figures = (
         select(
-            Agency.id,
-            Agency.name,
-            func.count(Order.id),
-            func.coalesce(func.sum(Order.received_total), 0),
-            func.count(invoice.c.order_id),
-            func.coalesce(func.sum(invoice.c.gross), 0),
-            func.coalesce(func.sum(net), 0),
-            func.coalesce(func.sum(case((done, 1), else_=0)), 0),
-            func.coalesce(func.sum(paid_net), 0),
-            func.coalesce(func.sum(func.coalesce(totals.c.refunded, 0)), 0),
-            func.coalesce(func.sum(case((net > paid_net, net - paid_net), else_=0)), 0),
-            func.coalesce(func.sum(case((Order.status == OrderStatus.RECONCILED, 1), else_=0)), 0),
+            Order.agency_id.label("agency_id"),
+            func.count(Order.id).label("received_count"),
+            func.coalesce(func.sum(Order.received_total), 0).label("received_amount"),
+            func.count(Order.net_payable).label("invoiced_count"),
+            func.coalesce(func.sum(Order.invoice_gross), 0).label("invoiced_gross"),
+            func.coalesce(func.sum(net), 0).label("net_payable"),
+            func.coalesce(func.sum(case((done, 1), else_=0)), 0).label("paid_count"),
+            func.coalesce(func.sum(paid), 0).label("paid_amount"),
+            func.coalesce(func.sum(Order.refunded_total), 0).label("refunded"),
+            func.coalesce(func.sum(case((net > paid, net - paid), else_=0)), 0).label(
+                "outstanding"
+            ),
+            func.coalesce(
+                func.sum(case((Order.status == OrderStatus.RECONCILED, 1), else_=0)), 0
+            ).label("reconciled_count"),
             *counted,
         )
-        .join(Agency, Agency.id == Order.agency_id)
-        .outerjoin(invoice, invoice.c.order_id == Order.id)
-        .outerjoin(totals, totals.c.order_id == Order.id)
         .where(
             Order.status.in_(RECEIVED),
             scope.covers(Order.agency_id),
             in_period(period, Order.received_at),
         )
-        .group_by(Agency.id, Agency.name)
-        .order_by(Agency.name)
+        .group_by(Order.agency_id)
+        .subquery("figures")
+    )
+    rows = session.execute(
+        select(Agency.name, figures)
+        .join(figures, figures.c.agency_id == Agency.id)
+        .order_by(Agency.name, Agency.id)
     ).all()
     width = len(fields(OrderFigures))
-    per_agency = [OrderFigures(row[0], row[1], *(int(v) for v in row[2:width])) for row in rows]
+    # (name, agency_id, figures...) -> OrderFigures(agency_id, name, figures...)
+    per_agency = [OrderFigures(row[1], row[0], *(int(v) for v in row[2:width])) for row in rows]
     total = OrderFigures(None, "")
-    for figures in per_agency:
-        total.add(figures)
+    for figures_of_agency in per_agency:
+        total.add(figures_of_agency)
     counts: dict[str, int] = {}
     if count_exceptions:
         counts = {
@@ -173,16 +175,13 @@ def _duplicates_not_received(session: Session, scope: FinanceScope) -> int:
     """Open duplicate payments on orders outside the received statuses (paid without
     receipt): the few orders the figures' pass does not read."""
     not_received = [status for status in OrderStatus if status not in RECEIVED]
-    orders = select(Order.id).where(Order.status.in_(not_received), scope.covers(Order.agency_id))
-    invoice, totals = current_invoices(orders), payment_totals()
     return int(
         session.scalar(
-            select(_open_count("duplicate_payment", duplicate_payment_condition(totals, invoice)))
-            .select_from(Order)
-            .join(Agency, Agency.id == Order.agency_id)
-            .join(totals, totals.c.order_id == Order.id)
-            .outerjoin(invoice, invoice.c.order_id == Order.id)
-            .where(Order.status.in_(not_received), scope.covers(Order.agency_id))
+            select(_open_count("duplicate_payment", duplicate_payment_condition())).where(
+                Order.status.in_(not_received),
+                Order.payment_count > 0,
+                scope.covers(Order.agency_id),
+            )
         )
         or 0
     )
@@ -373,15 +372,13 @@ def _ledger_figures(scope: FinanceScope, fiscal_year: int | None) -> Any:
         .group_by(BudgetEntry.budget_line_id)
         .subquery("ledger_spending")
     )
-    refunded = payment_totals()
     orders = (
         select(
             Order.budget_line_id.label("line_id"),
             func.count(Order.id).label("orders"),
             func.sum(func.coalesce(Order.received_total, 0)).label("received"),
-            func.sum(func.coalesce(refunded.c.refunded, 0)).label("refunded"),
+            func.sum(Order.refunded_total).label("refunded"),
         )
-        .outerjoin(refunded, refunded.c.order_id == Order.id)
         .where(Order.status.in_(RECEIVED))
         .group_by(Order.budget_line_id)
         .subquery("orders_per_line")
@@ -493,19 +490,17 @@ def reconcile_checks(
     """Paid orders with what finance checks before reconciling: the payment equals the net
     payable (or the difference was explained) and the BAST and invoice exist."""
     invoice, bast = current_invoices(order_ids), current_basts(order_ids)
-    totals = payment_totals()
     query = (
         select(
             Order,
-            func.coalesce(invoice.c.net_payable, 0),
-            func.coalesce(totals.c.paid, 0) - func.coalesce(totals.c.refunded, 0),
+            func.coalesce(Order.net_payable, 0),
+            paid_net(),
             invoice.c.document_id,
             bast.c.document_id,
             ExplainedException.id,
         )
         .outerjoin(invoice, invoice.c.order_id == Order.id)
         .outerjoin(bast, bast.c.order_id == Order.id)
-        .outerjoin(totals, totals.c.order_id == Order.id)
         .outerjoin(
             ExplainedException,
             (ExplainedException.kind == "amount_mismatch")

@@ -15,20 +15,19 @@ from typing import Any
 from sqlalchemy import Date, Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from catalog.models import BusinessScale, Category, Product, Vendor
+from catalog.models import BusinessScale, Category, Vendor
 from marketplace.accounts.models import Agency
-from marketplace.finance.exception_kinds import unpaid_past_due
+from marketplace.finance.exception_kinds import SQL_KINDS
 from marketplace.finance.queries import (
     RECEIVED,
     FinanceScope,
     Period,
     in_period,
     jakarta_day,
-    payment_totals,
     permille,
     tenths,
 )
-from marketplace.ordering.models import Order, OrderLine
+from marketplace.ordering.models import Order, ReceivedByCategory
 from marketplace.ordering.rules import JAKARTA
 from marketplace.ordering.states import OrderStatus
 from marketplace.payments.models import Refund, RefundStatus
@@ -100,21 +99,28 @@ def spending_report(
         *((Order.received_at < Period(year, m).ends_at(), m) for m in range(1, 12)),
         else_=12,
     ).label("month")
-    amount, count = func.coalesce(func.sum(Order.received_total), 0), func.count(Order.id)
-    # Two groupings instead of one per (agency, vendor, month): the scale is the vendor's and
-    # the month is in the vendor's rows, so no more than vendors x 12 rows come back, not one
-    # per order or nearly (about 100,000 rows a year at provincial scale).
-    vendor_months = session.execute(
-        select(Order.vendor_id, Vendor.trading_name, Vendor.scale, month, amount, count)
-        .join(Vendor, Vendor.id == Order.vendor_id)
-        .where(*received)
-        .group_by(Order.vendor_id, Vendor.trading_name, Vendor.scale, month)
+    amount = func.coalesce(func.sum(Order.received_total), 0).label("amount")
+    count = func.count(Order.id).label("orders")
+
+    def grouped_by(key: Any) -> Any:
+        """The year's received orders summed per key, from the orders' (status,
+        received_at, ...) index alone; names are joined to the groups afterwards, as
+        grouping by them too would sort every order first."""
+        return select(key.label("key"), amount, count).where(*received).group_by(key).subquery()
+
+    per_vendor, per_agency = grouped_by(Order.vendor_id), grouped_by(Order.agency_id)
+    vendor_rows = session.execute(
+        select(Vendor.id, Vendor.trading_name, Vendor.scale, per_vendor.c.amount)
+        .add_columns(per_vendor.c.orders)
+        .join(per_vendor, per_vendor.c.key == Vendor.id)
     ).all()
     agency_rows = session.execute(
-        select(Order.agency_id, Agency.name, amount, count)
-        .join(Agency, Agency.id == Order.agency_id)
-        .where(*received)
-        .group_by(Order.agency_id, Agency.name)
+        select(Agency.id, Agency.name, per_agency.c.amount, per_agency.c.orders).join(
+            per_agency, per_agency.c.key == Agency.id
+        )
+    ).all()
+    month_rows = session.execute(
+        select(month, amount, count).where(*received).group_by(month)
     ).all()
     agencies: dict[object, _Tally] = {
         agency_id: _Tally(agency_name, int(value), int(orders_count))
@@ -123,16 +129,14 @@ def spending_report(
     vendors: dict[object, _Tally] = {}
     scales: dict[object, _Tally] = {s: _Tally(str(s.label)) for s in BusinessScale}
     months: dict[object, _Tally] = {m: _Tally(str(m)) for m in range(1, 13)}
+    for in_month, value, orders_count in month_rows:
+        months[int(in_month)].amount += int(value)
+        months[int(in_month)].count += int(orders_count)
     total = orders = 0
-    for vendor_id, vendor_name, scale, in_month, value, orders_count in vendor_months:
-        for bucket, key, label in (
-            (vendors, vendor_id, vendor_name),
-            (scales, scale, ""),
-            (months, int(in_month), ""),
-        ):
-            tally = bucket.setdefault(key, _Tally(label))
-            tally.amount += int(value)
-            tally.count += int(orders_count)
+    for vendor_id, vendor_name, scale, value, orders_count in vendor_rows:
+        vendors[vendor_id] = _Tally(vendor_name, int(value), int(orders_count))
+        scales[scale].amount += int(value)
+        scales[scale].count += int(orders_count)
         total += int(value)
         orders += int(orders_count)
     by_vendor = _shares(vendors, total)
@@ -150,7 +154,7 @@ def spending_report(
         by_agency=_shares(agencies, total),
         by_vendor=by_vendor[:TOP_VENDORS],
         other_vendors=other_vendors,
-        by_category=_by_category(session, received, total, locale),
+        by_category=_by_category(session, scope, year, total, locale),
         by_month=[
             Share(m, t.label, t.amount, permille(t.amount, total), t.count)
             for m, t in months.items()
@@ -165,21 +169,34 @@ def spending_report(
 
 
 def _by_category(
-    session: Session, received: tuple[Any, ...], total: int, locale: str
+    session: Session, scope: FinanceScope, year: int, total: int, locale: str
 ) -> list[Share]:
-    """Received line amounts per category (they add up to the orders' received totals)."""
-    amount = func.sum(OrderLine.unit_price * OrderLine.quantity_received)
+    """Received line amounts per category (they add up to the orders' received totals), from
+    the per-category amounts each receipt wrote."""
+    spent = ReceivedByCategory
     rows = session.execute(
-        select(Category, amount, func.count(func.distinct(Order.id)))
-        .join(Product, Product.category_id == Category.id)
-        .join(OrderLine, OrderLine.product_id == Product.id)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(*received, OrderLine.quantity_received > 0)
-        .group_by(Category.id)
+        select(spent.category_id, func.sum(spent.amount), func.count())
+        .where(
+            scope.covers(spent.agency_id),
+            in_period(Period(year), spent.received_at),
+        )
+        .group_by(spent.category_id)
     ).all()
+    categories = {
+        category.id: category
+        for category in session.scalars(
+            select(Category).where(Category.id.in_([row[0] for row in rows]))
+        )
+    }
     shares = [
-        Share(category.id, category.name_for(locale), int(value), permille(int(value), total), n)
-        for category, value, n in rows
+        Share(
+            category_id,
+            categories[category_id].name_for(locale),
+            int(value),
+            permille(int(value), total),
+            int(n),
+        )
+        for category_id, value, n in rows
     ]
     return sorted(shares, key=lambda s: (-s.amount, s.label))
 
@@ -228,8 +245,8 @@ def _days_to_payment(dialect: str, paid_on: Any) -> Any:
     """Days from the Jakarta day of receipt to the payment's value date, in SQL."""
     if dialect == "postgresql":
         return paid_on - cast(func.timezone(JAKARTA.key, Order.received_at), Date)
-    received_on = func.date(Order.received_at, f"+{JAKARTA_UTC_HOURS} hours")
-    return cast(func.julianday(paid_on) - func.julianday(received_on), Integer)
+    received_on = func.julianday(Order.received_at, f"+{JAKARTA_UTC_HOURS} hours", "start of day")
+    return cast(func.julianday(paid_on) - received_on, Integer)
 
 
 def timeliness(
@@ -242,35 +259,51 @@ def timeliness(
 ) -> tuple[list[Timeliness], Timeliness]:
     """Per agency: how many days after receipt the vendors were paid (the value date of the
     last payment that settled the order), and the share paid within the payment term."""
-    paid = payment_totals()
-    days = _days_to_payment(session.get_bind().dialect.name, paid.c.last_paid_on)
-    rows = session.execute(
+    days = _days_to_payment(session.get_bind().dialect.name, Order.last_paid_on)
+    # grouped from the orders' (status, received_at, ...) index alone, then named
+    per_agency_days = (
         select(
-            Order.agency_id,
-            Agency.name,
-            func.count(Order.id),
-            func.coalesce(func.sum(days), 0),
-            func.coalesce(func.sum(case((days <= payment_due_days, 1), else_=0)), 0),
+            Order.agency_id.label("agency_id"),
+            func.count(Order.id).label("paid"),
+            func.coalesce(func.sum(days), 0).label("days"),
+            func.coalesce(func.sum(case((days <= payment_due_days, 1), else_=0)), 0).label(
+                "within"
+            ),
         )
-        .join(Agency, Agency.id == Order.agency_id)
-        .join(paid, paid.c.order_id == Order.id)
         .where(
             Order.status.in_([OrderStatus.PAID, OrderStatus.RECONCILED]),
-            paid.c.payments > 0,
+            Order.payment_count > 0,
             scope.covers(Order.agency_id),
             in_period(Period(year), Order.received_at),
         )
-        .group_by(Order.agency_id, Agency.name)
+        .group_by(Order.agency_id)
+        .subquery("per_agency_days")
+    )
+    rows = session.execute(
+        select(
+            Agency.id,
+            Agency.name,
+            per_agency_days.c.paid,
+            per_agency_days.c.days,
+            per_agency_days.c.within,
+        ).join(per_agency_days, per_agency_days.c.agency_id == Agency.id)
     )
     per_agency: dict[int, Timeliness] = {
         agency_id: Timeliness(agency_id, agency_name, int(count), int(total), int(within))
         for agency_id, agency_name, count, total, within in rows
     }
-    for item in unpaid_past_due(session, scope, today=today, payment_due_days=payment_due_days):
-        if item.agency_id is None:
-            continue
-        row = per_agency.setdefault(item.agency_id, Timeliness(item.agency_id, item.agency_name))
-        row.overdue_open += 1
+    # the orders still owed past their due date, counted per agency in SQL
+    overdue, _subject = SQL_KINDS["unpaid_past_due"].query(
+        scope, today=today, payment_due_days=payment_due_days
+    )
+    overdue_rows = overdue.order_by(None).subquery("overdue")
+    for agency_id, agency_name, count in session.execute(
+        select(overdue_rows.c.agency_id, overdue_rows.c.name, func.count()).group_by(
+            overdue_rows.c.agency_id, overdue_rows.c.name
+        )
+    ):
+        row = per_agency.setdefault(agency_id, Timeliness(agency_id, agency_name))
+        row.overdue_open += int(count)
     result = sorted(per_agency.values(), key=lambda r: r.agency_name)
     total = Timeliness(None, "")
     for row in result:

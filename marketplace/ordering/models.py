@@ -33,11 +33,47 @@ class Order(Base):
         Index("ix_orders_vendor_day", "vendor_id", "delivery_date", "agency_id"),
         # finance: paid orders to reconcile in order of payment, received orders by period
         Index("ix_orders_status_paid_at", "status", "paid_at", "id"),
-        Index("ix_orders_status_received_at", "status", "received_at"),
-        # finance: each budget line's received orders summed from the index alone
-        Index("ix_orders_line_status_received", "budget_line_id", "status", "received_total"),
-        # an agency's queues (waiting for approval, deliveries to confirm) by status
-        Index("ix_orders_agency_status", "agency_id", "status"),
+        # (covering the spending and payment-timeliness reports' sums)
+        Index(
+            "ix_orders_status_received_at",
+            "status",
+            "received_at",
+            "agency_id",
+            "vendor_id",
+            "received_total",
+            "payment_count",
+            "last_paid_on",
+        ),
+        # finance: each budget line's received orders and refunds summed from the index alone
+        Index(
+            "ix_orders_line_status_received",
+            "budget_line_id",
+            "status",
+            "received_total",
+            "refunded_total",
+        ),
+        # an agency's queues (waiting for approval, deliveries to confirm) by status, and
+        # finance's per-agency figures and per-order checks read from the index alone
+        Index(
+            "ix_orders_agency_status",
+            "agency_id",
+            "status",
+            "received_at",
+            "received_total",
+            "invoice_gross",
+            "net_payable",
+            "paid_total",
+            "refunded_total",
+            "payment_count",
+            "full_payment_count",
+            "last_paid_on",
+        ),
+        CheckConstraint("invoice_gross IS NULL OR invoice_gross >= 0", name="invoice_gross_ok"),
+        CheckConstraint("net_payable IS NULL OR net_payable >= 0", name="net_payable_ok"),
+        CheckConstraint("paid_total >= 0", name="paid_total_non_negative"),
+        CheckConstraint("refunded_total >= 0", name="refunded_total_non_negative"),
+        CheckConstraint("payment_count >= 0", name="payment_count_non_negative"),
+        CheckConstraint("full_payment_count >= 0", name="full_payment_count_non_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +108,26 @@ class Order(Base):
     total: Mapped[int] = mapped_column(Money, default=0)
     #: rupiah; the sum of the lines at the received quantities, set at receipt
     received_total: Mapped[int | None] = mapped_column(Money)
+
+    # What finance sums per order, kept on the order so that its pages read one index
+    # instead of finding every order's current invoice and payments. The invoice's amounts
+    # are written when an invoice or its correction is issued (documents services); the
+    # payment figures only grow, in the transaction that makes a payment or a refund
+    # succeed (`marketplace.payments.totals`). `flask payments rebuild-totals` recomputes
+    # all of them from the documents, payments and refunds.
+    #: the current invoice's gross and net payable; NULL while the order has no invoice
+    invoice_gross: Mapped[int | None] = mapped_column(Money)
+    net_payable: Mapped[int | None] = mapped_column(Money)
+    #: rupiah of the order's allocations of succeeded payments (before refunds)
+    paid_total: Mapped[int] = mapped_column(Money, default=0, server_default="0")
+    #: rupiah of the order's succeeded refunds (of any payment, held ones included)
+    refunded_total: Mapped[int] = mapped_column(Money, default=0, server_default="0")
+    #: how many succeeded payments cover the order
+    payment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: of those, how many were recorded without a partial-payment reason
+    full_payment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the latest value date of those payments
+    last_paid_on: Mapped[date | None] = mapped_column(Date)
     needs_second_approval: Mapped[bool] = mapped_column(default=False)
     #: the agency's orders to this vendor for this day add up beyond the split threshold
     possible_split: Mapped[bool] = mapped_column(default=False)
@@ -180,3 +236,32 @@ class OrderLine(Base):
         if self.quantity_received is None:
             return None
         return self.unit_price * self.quantity_received
+
+
+class ReceivedByCategory(Base):
+    """What an order's receipt spent in one product category, with the agency and the moment
+    of receipt: written once, with the receipt, so that the spending report sums one index
+    by category (in its order) instead of joining every received line to its order and
+    product."""
+
+    __tablename__ = "received_by_category"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index(
+            "ix_received_by_category_report",
+            "category_id",
+            "received_at",
+            "agency_id",
+            "amount",
+        ),
+    )
+
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: the product's category when the delivery was received
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: rupiah of the order's lines of the category at the received quantities
+    amount: Mapped[int] = mapped_column(Money)

@@ -61,15 +61,22 @@ def process_events() -> None:
 
 @payments_cli.command("rebuild-totals")
 def rebuild_totals() -> None:
-    """Recompute every order's payment totals from the payments, allocations and refunds,
-    after rows were written without the payments services (an import, a repair by hand)."""
-    from sqlalchemy import func, select
+    """Recompute every order's payment totals, current invoice amounts and per-category
+    received amounts from the payments, allocations, refunds, issued documents and received
+    lines: after rows were written without the services (an import, a repair by hand), and
+    once every node runs this release after an upgrade."""
+    from sqlalchemy import func, or_, select
 
-    from marketplace.payments.models import OrderPaymentTotals
+    from marketplace.ordering.models import Order
     from marketplace.payments.totals import rebuild_totals as rebuild
 
     session = get_session()
     rebuild(session)
     session.commit()
-    count = session.scalar(select(func.count()).select_from(OrderPaymentTotals)) or 0
-    click.echo(f"payment totals rebuilt for {count} order(s).")
+    paid, invoiced = session.execute(
+        select(
+            func.count(Order.id).filter(or_(Order.payment_count > 0, Order.refunded_total > 0)),
+            func.count(Order.net_payable),
+        )
+    ).one()
+    click.echo(f"totals rebuilt: {paid} order(s) with payments or refunds, {invoiced} invoiced.")

@@ -184,9 +184,12 @@ class Refund(Base):
 
 
 class OrderPaymentTotals(Base):
-    """What has been paid and refunded on one order, kept by the payments services in the
-    transaction that changes it (see `marketplace.payments.totals`), so that finance reads
-    one row per order instead of summing every allocation and refund."""
+    """Per-order payment totals as the previous release kept them. Nothing here reads or
+    writes this table any more: the totals are on the order rows (`Order.paid_total` and
+    the rest, kept by `marketplace.payments.totals`). It stays for one release so that nodes
+    still running the previous release keep recording payments during a rolling upgrade;
+    `flask payments rebuild-totals` then brings the order rows up to date, and a later
+    migration drops the table."""
 
     __tablename__ = "order_payment_totals"
     __table_args__ = (
@@ -197,15 +200,10 @@ class OrderPaymentTotals(Base):
     )
 
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
-    #: rupiah of the order's allocations of succeeded payments (before refunds)
     paid: Mapped[int] = mapped_column(Money, default=0)
-    #: rupiah of the order's succeeded refunds (of any payment, held ones included)
     refunded: Mapped[int] = mapped_column(Money, default=0)
-    #: how many succeeded payments cover the order
     payments: Mapped[int] = mapped_column(Integer, default=0)
-    #: of those, how many were recorded without a partial-payment reason
     full_payments: Mapped[int] = mapped_column(Integer, default=0)
-    #: the latest value date of those payments
     last_paid_on: Mapped[date | None] = mapped_column(Date)
 
 

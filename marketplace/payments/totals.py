@@ -1,13 +1,17 @@
-"""Per-order payment totals (`order_payment_totals`): kept in the transaction that makes a
-payment or a refund succeed, and recomputed from the rows when data came in another way.
+"""Per-order payment totals, on the order row (`paid_total`, `refunded_total`,
+`payment_count`, `full_payment_count`, `last_paid_on`): kept in the transaction that makes
+a payment or a refund succeed, and recomputed from the rows when data came in another way,
+together with the current invoice's amounts (`invoice_gross`, `net_payable`) and each
+received order's amounts per category (`received_by_category`).
 
 A payment reaches SUCCEEDED once (`settle_payment`) and never leaves it; a refund reaches
 SUCCEEDED once (`settle_refund`) and never leaves it. So the totals only ever grow, each by
-one `INSERT ... ON CONFLICT (order_id) DO UPDATE` that adds to the row in the database
+one `UPDATE orders SET paid_total = paid_total + :paid ...` that adds in the database
 (never a value read earlier in Python): two transactions adding to one order at once both
-count, on PostgreSQL (the conflict waits for the other's row) and on SQLite (writers are
-serialised). That the same success is not added twice rests on the status change being
-made once, under the payment's or the order's row lock, as the services already do.
+count, on PostgreSQL (the second waits for the first's row lock, then adds to what it
+committed) and on SQLite (writers are serialised). That the same success is not added twice
+rests on the status change being made once, under the payment's or the order's row lock, as
+the services already do.
 """
 
 from __future__ import annotations
@@ -25,16 +29,19 @@ from sqlalchemy import (
     insert,
     literal_column,
     null,
+    or_,
     select,
     text,
     union_all,
+    update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from catalog.models import Product
+from marketplace.documents.models import DocumentKind, IssuedDocument
+from marketplace.ordering.models import Order, OrderLine, ReceivedByCategory
+from marketplace.ordering.states import OrderStatus
 from marketplace.payments.models import (
-    OrderPaymentTotals,
     Payment,
     PaymentAllocation,
     PaymentStatus,
@@ -42,40 +49,9 @@ from marketplace.payments.models import (
     RefundStatus,
 )
 
-_totals = OrderPaymentTotals.__table__
 
-
-def _add(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Add each row's amounts to its order's totals, creating the row when it is the first."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = make_insert(_totals)
-    new = statement.excluded
-    current = _totals.c.last_paid_on
-    statement = statement.on_conflict_do_update(
-        index_elements=[_totals.c.order_id],
-        set_={
-            "paid": _totals.c.paid + new.paid,
-            "refunded": _totals.c.refunded + new.refunded,
-            "payments": _totals.c.payments + new.payments,
-            "full_payments": _totals.c.full_payments + new.full_payments,
-            "last_paid_on": case(
-                (new.last_paid_on.is_(None), current),
-                (current.is_(None), new.last_paid_on),
-                (new.last_paid_on > current, new.last_paid_on),
-                else_=current,
-            ),
-        },
-    )
-    # one statement per order, in order id order (as the orders are locked): a batch
-    # payment's rows never wait on each other in a different order in two transactions
-    for row in sorted(rows, key=lambda r: r["order_id"]):
-        session.execute(statement, row)
-
-
-def _row(
+def _add(
+    session: Session,
     order_id: int,
     *,
     paid: int = 0,
@@ -83,38 +59,46 @@ def _row(
     payments: int = 0,
     full_payments: int = 0,
     last_paid_on: date | None = None,
-) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "paid": paid,
-        "refunded": refunded,
-        "payments": payments,
-        "full_payments": full_payments,
-        "last_paid_on": last_paid_on,
+) -> None:
+    """Add to one order's totals in the database. The ORM's copy of the order, when the
+    session holds it, is brought up to date from the row (the statement's RETURNING)."""
+    values: dict[str, Any] = {
+        "paid_total": Order.paid_total + paid,
+        "refunded_total": Order.refunded_total + refunded,
+        "payment_count": Order.payment_count + payments,
+        "full_payment_count": Order.full_payment_count + full_payments,
     }
+    if last_paid_on is not None:
+        values["last_paid_on"] = case(
+            (Order.last_paid_on.is_(None), last_paid_on),
+            (Order.last_paid_on < last_paid_on, last_paid_on),
+            else_=Order.last_paid_on,
+        )
+    session.execute(
+        update(Order).where(Order.id == order_id).values(values),
+        execution_options={"synchronize_session": "fetch"},
+    )
 
 
 def add_succeeded_payment(session: Session, payment: Payment) -> None:
     """The payment just succeeded: each order it covers gains its allocation."""
     in_full = 0 if (payment.partial_reason or "") else 1
-    _add(
-        session,
-        [
-            _row(
-                allocation.order_id,
-                paid=allocation.amount,
-                payments=1,
-                full_payments=in_full,
-                last_paid_on=payment.paid_on,
-            )
-            for allocation in payment.allocations
-        ],
-    )
+    # one statement per order, in order id order (as the orders are locked): a batch
+    # payment's rows never wait on each other in a different order in two transactions
+    for allocation in sorted(payment.allocations, key=lambda a: a.order_id):
+        _add(
+            session,
+            allocation.order_id,
+            paid=allocation.amount,
+            payments=1,
+            full_payments=in_full,
+            last_paid_on=payment.paid_on,
+        )
 
 
 def add_succeeded_refund(session: Session, refund: Refund) -> None:
     """The refund just succeeded: its order's refunded total grows by it."""
-    _add(session, [_row(refund.order_id, refunded=refund.amount)])
+    _add(session, refund.order_id, refunded=refund.amount)
 
 
 def totals_from_rows(order_ids: Iterable[int] | None = None) -> Any:
@@ -157,21 +141,99 @@ def totals_from_rows(order_ids: Iterable[int] | None = None) -> Any:
 
 
 def rebuild_totals(session: Session, order_ids: Iterable[int] | None = None) -> None:
-    """Recompute the totals of some orders (or all) from the rows: after payments or refunds
-    were written to the tables without the services (an import, a repair by hand)."""
+    """Recompute the payment totals, current invoice amounts and per-category received
+    amounts of some orders (or all) from the payments, refunds, issued documents and
+    received lines: after rows were written to those tables without the services (an
+    import, a repair by hand), and once every node runs this release after an upgrade."""
     ids = None if order_ids is None else sorted(set(order_ids))
     if session.get_bind().dialect.name == "postgresql":
         # wait for the transactions adding to the totals, and keep new ones out until this
         # one commits: each statement below then sees every payment they recorded
-        session.execute(text("LOCK TABLE order_payment_totals IN EXCLUSIVE MODE"))
-    wipe = delete(_totals)
-    if ids is not None:
-        wipe = wipe.where(_totals.c.order_id.in_(ids))
-    session.execute(wipe)
-    computed = totals_from_rows(ids)
+        session.execute(text("LOCK TABLE orders IN EXCLUSIVE MODE"))
+    of_orders = [] if ids is None else [Order.id.in_(ids)]
+    # orders with figures to forget (the others are already at zero)
     session.execute(
-        insert(_totals).from_select(
-            ["order_id", "paid", "refunded", "payments", "full_payments", "last_paid_on"],
-            computed,
+        update(Order)
+        .where(
+            *of_orders,
+            or_(
+                Order.paid_total != 0,
+                Order.refunded_total != 0,
+                Order.payment_count != 0,
+                Order.full_payment_count != 0,
+                Order.last_paid_on.is_not(None),
+            ),
+        )
+        .values(
+            paid_total=0, refunded_total=0, payment_count=0, full_payment_count=0, last_paid_on=None
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    computed = totals_from_rows(ids).subquery("computed")
+    session.execute(
+        update(Order)
+        .where(Order.id == computed.c.order_id)
+        .values(
+            paid_total=computed.c.paid,
+            refunded_total=computed.c.refunded,
+            payment_count=computed.c.payments,
+            full_payment_count=computed.c.full_payments,
+            last_paid_on=computed.c.last_paid_on,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    newer = aliased(IssuedDocument, name="newer_document")
+    current = aliased(IssuedDocument, name="current_invoice")
+
+    def of_current_invoice(column: Any) -> Any:
+        return (
+            select(column)
+            .where(
+                current.order_id == Order.id,
+                current.kind == DocumentKind.INVOICE,
+                ~select(newer.id).where(newer.supersedes_id == current.id).exists(),
+            )
+            .scalar_subquery()
+        )
+
+    session.execute(
+        update(Order)
+        .where(*of_orders)
+        .values(
+            invoice_gross=of_current_invoice(current.gross),
+            net_payable=of_current_invoice(current.net_payable),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    _rebuild_received_by_category(session, of_orders)
+    session.expire_all()
+
+
+def _rebuild_received_by_category(session: Session, of_orders: list[Any]) -> None:
+    """Each received order's amounts per category, again from its received lines (orders
+    received by a node still on the previous release have none)."""
+    received = select(Order.id).where(
+        Order.status.in_([OrderStatus.RECEIVED, OrderStatus.PAID, OrderStatus.RECONCILED]),
+        Order.received_at.is_not(None),
+        *of_orders,
+    )
+    session.execute(
+        delete(ReceivedByCategory).where(ReceivedByCategory.order_id.in_(received)),
+        execution_options={"synchronize_session": False},
+    )
+    session.execute(
+        insert(ReceivedByCategory).from_select(
+            ["order_id", "category_id", "agency_id", "received_at", "amount"],
+            select(
+                Order.id,
+                Product.category_id,
+                Order.agency_id,
+                Order.received_at,
+                func.sum(OrderLine.unit_price * OrderLine.quantity_received),
+            )
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .join(Product, Product.id == OrderLine.product_id)
+            .where(Order.id.in_(received), OrderLine.quantity_received > 0)
+            .group_by(Order.id, Product.category_id, Order.agency_id, Order.received_at),
         )
     )

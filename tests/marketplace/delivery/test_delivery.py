@@ -15,10 +15,12 @@ from marketplace.budgets.models import BudgetEntry, EntryKind
 from marketplace.delivery import services as delivery
 from marketplace.delivery.models import OrderPhoto, PhotoPurpose
 from marketplace.documents import services as documents
-from marketplace.ordering.models import Order
+from marketplace.ordering import services as ordering
+from marketplace.ordering.models import Order, ReceivedByCategory
 from marketplace.ordering.rules import JAKARTA
 from marketplace.ordering.states import OrderStatus
 from tests.marketplace.ordering.test_services import assert_line_matches_ledger
+from tests.support import CategoryFactory, ProductFactory, details_for
 
 
 def photo_bytes(colour: str = "orange") -> bytes:
@@ -171,6 +173,43 @@ def test_partial_receipts_keep_the_ledger_whole_after_each(db, world):
         assert line.allocation == line.available + line.committed + line.spent
         assert_line_matches_ledger(db, line)
     assert [o.received_total for o in orders] == [350_000, 140_000, 0]
+
+
+def test_receipt_records_what_it_spent_per_category(db, world):
+    snacks = ProductFactory(vendor=world.vendor, category=CategoryFactory(), price=12_000)
+    db.flush()
+    ordering.add_to_cart(db, world.requester, world.product, 10)
+    ordering.add_to_cart(db, world.requester, snacks, 20)
+    [order] = ordering.checkout(
+        db,
+        world.requester,
+        [o.id for o in ordering.cart_orders(db, world.requester)],
+        details_for(world.line),
+        world.rules,
+    )
+    ordering.approve_order(db, world.approver, order)
+    ordering.accept_order(db, world.vendor_owner, order)
+    delivery.deliver_order(db, world.vendor_owner, order)
+    got = {world.product.id: 7, snacks.id: 0}
+    delivery.receive_order(
+        db,
+        world.approver,
+        order,
+        [delivery.LineReceipt(line.id, got[line.product_id]) for line in order.lines],
+    )
+    rows = db.execute(
+        select(
+            ReceivedByCategory.category_id,
+            ReceivedByCategory.agency_id,
+            ReceivedByCategory.received_at,
+            ReceivedByCategory.amount,
+        ).where(ReceivedByCategory.order_id == order.id)
+    ).all()
+    # the snacks came to nothing: only the rice boxes' category, at the quantity received
+    assert [tuple(row) for row in rows] == [
+        (world.product.category_id, world.agency.id, order.received_at, 7 * 35_000)
+    ]
+    assert order.received_total == 7 * 35_000
 
 
 def test_receipt_records_timeliness_and_moves_the_vendor_record(client, login, db, world):

@@ -16,6 +16,7 @@ from marketplace.delivery import services as delivery
 from marketplace.documents import services as documents
 from marketplace.documents.models import DocumentKind, IssuedDocument
 from marketplace.errors import Conflict, DomainError, PermissionDenied
+from marketplace.ordering.models import Order
 from marketplace.ordering.states import OrderStatus
 from tests.support import budget_line
 
@@ -253,6 +254,9 @@ def test_an_invoice_keeps_its_amounts_in_columns_equal_to_its_content(db, world)
         content["net_payable"],
     )
     assert _amounts_of(invoice) == (1_100_000, 100_000, 20_000, 1_080_000)
+    # the order carries its current invoice's gross and net payable for finance's sums
+    order = db.get(Order, order.id)
+    assert (order.invoice_gross, order.net_payable) == (1_100_000, 1_080_000)
     # a BAST owes nothing: it records what was received
     assert _amounts_of(db.get(IssuedDocument, docs[DocumentKind.BAST].id)) == (None,) * 4
 
@@ -276,6 +280,9 @@ def test_a_corrected_invoice_carries_its_own_amounts(db, world):
     )
     assert corrected.net_payable > before[3]
     assert _amounts_of(db.get(IssuedDocument, invoice.id)) == before
+    # the order's invoice amounts are the correction's now
+    order = db.get(Order, order.id)
+    assert (order.invoice_gross, order.net_payable) == (corrected.gross, corrected.net_payable)
 
 
 def test_a_correction_needs_a_reason_a_change_and_the_right_person(db, world):

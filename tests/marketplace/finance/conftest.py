@@ -8,9 +8,11 @@ from datetime import timedelta
 from itertools import count
 
 import pytest
+from sqlalchemy import update
 
 from catalog.db import utcnow
 from marketplace.ordering import services as ordering
+from marketplace.ordering.models import ReceivedByCategory
 from marketplace.payments import services as payments
 from marketplace.payments.models import Payment, PaymentAllocation, PaymentRail, PaymentStatus
 from marketplace.payments.totals import rebuild_totals
@@ -57,6 +59,18 @@ def seed_payment(db, order, amount, *, rail=PaymentRail.TRANSFER, **fields):  # 
     return payment
 
 
+def backdate_receipt(db, order, moment):  # type: ignore[no-untyped-def]
+    """Move an order's receipt to an earlier moment, with the per-category amounts the
+    receipt wrote (as if it had been received then)."""
+    order.received_at = moment
+    db.execute(
+        update(ReceivedByCategory)
+        .where(ReceivedByCategory.order_id == order.id)
+        .values(received_at=moment)
+    )
+    db.flush()
+
+
 class Orders:
     """orders.received() / .paid() / .reconciled(), optionally for the other agency."""
 
@@ -88,8 +102,7 @@ class Orders:
         walker = self._walker(other_agency, other_vendor)
         order = walker.order_in(self.db, "received", quantity)
         if days_ago or received_at:
-            order.received_at = received_at or utcnow() - timedelta(days=days_ago)
-            self.db.flush()
+            backdate_receipt(self.db, order, received_at or utcnow() - timedelta(days=days_ago))
         return order
 
     def paid(self, *, paid_on=None, **kw):  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
 """Migration 0020 fills the per-order payment totals from the payments, allocations and
-refunds already recorded."""
+refunds already recorded; migration 0021 moves them onto the order rows, with each order's
+current invoice amounts, and sums each received order's lines per category."""
 
 from __future__ import annotations
 
@@ -8,16 +9,31 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, inspect, make_url, text
 
 from marketplace.db import make_engine
 from marketplace.migrate import upgrade
 
+#: the parent rows the migrations' statements check on PostgreSQL (the rows below are
+#: written with foreign keys off; an UPDATE or INSERT in the migration checks them again)
+PARENTS = [
+    "INSERT INTO agencies (id, code, name, address, city, created_at) VALUES"
+    " (1, 'A1', 'Dinas', 'Jl. Medan Merdeka', 'Jakarta', '2026-01-01 00:00:00')",
+    "INSERT INTO vendors (id, legal_name, trading_name, business_type, scale, district, city,"
+    " phone, status, created_at) VALUES (1, 'UD Rasa', 'Rasa', 'individual', 'micro',"
+    " 'Gambir', 'Jakarta', '0812', 'active', '2026-01-01 00:00:00')",
+    "INSERT INTO users (id, email, name, position, password_hash, locale, active,"
+    " session_version, created_at) VALUES (1, 'a@example.go.id', 'A', 'Staf', 'x', 'id', true,"
+    " 1, '2026-01-01 00:00:00')",
+    "INSERT INTO categories (id, slug, name_id, name_en, position) VALUES"
+    " (1, 'nasi-kotak', 'Nasi kotak', 'Rice boxes', 1), (2, 'snack', 'Kudapan', 'Snacks', 2)",
+]
 ORDERS = [
     "INSERT INTO orders (id, agency_id, vendor_id, requester_id, status, activity_name,"
     " delivery_address, notes, total, needs_second_approval, status_reason,"
-    " payment_reference, version, created_at) VALUES (:id, 1, 1, 1, 'paid', 'Rapat', '', '',"
-    " 1000000, false, '', '', 1, '2026-11-01 03:00:00')",
+    " payment_reference, version, created_at, received_at) VALUES (:id, 1, 1, 1, 'paid',"
+    " 'Rapat', '', '', 1000000, false, '', '', 1, '2026-11-01 03:00:00',"
+    " '2026-11-02 03:00:00')",
     [{"id": order_id} for order_id in (1, 2, 3, 4)],
 ]
 PAYMENTS = [
@@ -46,6 +62,42 @@ ALLOCATIONS = [
         (3, 2, 300_000),
         (4, 3, 50_000),
         (5, 4, 70_000),
+    ],
+]
+PRODUCTS = [
+    "INSERT INTO products (id, vendor_id, category_id, name, description, unit, price,"
+    " min_order_quantity, lead_time_hours, status, created_at, updated_at) VALUES (:id, 1,"
+    " :category_id, :name, '', 'box', :price, 1, 24, 'active', '2026-01-01 00:00:00',"
+    " '2026-01-01 00:00:00')",
+    [(1, 1, 10_000), (2, 1, 20_000), (3, 2, 5_000)],
+]
+LINES = [
+    "INSERT INTO order_lines (id, order_id, product_id, product_name, unit, unit_price,"
+    " quantity, quantity_received, receipt_remark) VALUES (:id, :order_id, :product_id, 'x',"
+    " 'box', :price, :quantity, :received, '')",
+    [
+        # order 1: two products of category 1 (one received in part), one received not at all
+        (1, 1, 10_000, 10, 10),
+        (1, 2, 20_000, 5, 4),
+        (1, 3, 5_000, 3, 0),
+        # order 2: category 2; order 3: nothing received yet
+        (2, 3, 5_000, 10, 10),
+        (3, 1, 10_000, 1, None),
+    ],
+]
+DOCUMENTS = [
+    "INSERT INTO issued_documents (id, kind, order_id, agency_id, vendor_id, year, sequence,"
+    " number, version, supersedes_id, correction_reason, content, content_sha256, issued_at,"
+    " gross, charged_total, withheld_total, net_payable) VALUES (:id, :kind, :order_id, 1, 1,"
+    " 2026, :sequence, :number, :version, :supersedes_id, '', '{}', '', '2026-11-02 03:00:00',"
+    " :gross, :charged, :withheld, :net)",
+    [
+        # order 1: an invoice corrected once (the correction is current), and its BAST
+        (1, "invoice", 1, 1, 1, None, 330_000, 33_000, 30_000, 300_000),
+        (2, "invoice", 1, 1, 2, 1, 330_000, 33_000, 20_000, 310_000),
+        (3, "bast", 1, 1, 1, None, None, None, None, None),
+        # order 2: one invoice; orders 3 and 4 have none
+        (4, "invoice", 2, 2, 1, None, 660_000, 66_000, 60_000, 600_000),
     ],
 ]
 REFUNDS = [
@@ -82,8 +134,36 @@ def _rows() -> list[tuple[str, list[dict[str, object]]]]:
         {"id": n, "payment_id": p, "order_id": o, "amount": a, "status": s}
         for n, (p, o, a, s) in enumerate(REFUNDS[1], start=1)
     ]
+    documents = [
+        {
+            "id": n,
+            "kind": kind,
+            "order_id": o,
+            "sequence": seq,
+            "number": f"{kind.upper()}/{seq}",
+            "version": version,
+            "supersedes_id": supersedes,
+            "gross": gross,
+            "charged": charged,
+            "withheld": withheld,
+            "net": net,
+        }
+        for n, kind, o, seq, version, supersedes, gross, charged, withheld, net in DOCUMENTS[1]
+    ]
+    products = [
+        {"id": n, "category_id": c, "name": f"Produk {n}", "price": price}
+        for n, c, price in PRODUCTS[1]
+    ]
+    lines = [
+        {"id": n, "order_id": o, "product_id": p, "price": price, "quantity": q, "received": r}
+        for n, (o, p, price, q, r) in enumerate(LINES[1], start=1)
+    ]
     return [
+        *((statement, [{}]) for statement in PARENTS),
         (ORDERS[0], ORDERS[1]),
+        (PRODUCTS[0], products),
+        (LINES[0], lines),
+        (DOCUMENTS[0], documents),
         (PAYMENTS[0], payments),
         (ALLOCATIONS[0], allocations),
         (REFUNDS[0], refunds),
@@ -131,18 +211,7 @@ def test_migration_fills_the_payment_totals_from_the_rows(fresh_engine):
         finally:
             raw.close()
 
-    upgrade(fresh_engine)
-
-    with fresh_engine.connect() as connection:
-        rows = connection.execute(
-            text(
-                "SELECT order_id, paid, refunded, payments, full_payments, last_paid_on"
-                " FROM order_payment_totals ORDER BY order_id"
-            )
-        ).all()
-    last = [row[5] if row[5] is None or isinstance(row[5], date) else date.fromisoformat(row[5])
-            for row in rows]  # fmt: skip
-    assert [(*row[:5], day) for row, day in zip(rows, last, strict=True)] == [
+    expected = [
         # the partial transfer and the batch: two payments, one meant in full
         (1, 300_000, 0, 2, 1, date(2026, 11, 5)),
         # the batch and the card charge, less the succeeded refund (not the failed one)
@@ -150,3 +219,50 @@ def test_migration_fills_the_payment_totals_from_the_rows(fresh_engine):
         # the held charge paid nothing; its refund succeeded
         (3, 0, 50_000, 0, 0, None),
     ]
+    upgrade(fresh_engine, "0020")
+    assert (
+        _totals(
+            fresh_engine,
+            "SELECT order_id, paid, refunded, payments, full_payments, last_paid_on"
+            " FROM order_payment_totals ORDER BY order_id",
+        )
+        == expected
+    )
+
+    upgrade(fresh_engine)  # 0021: onto the orders
+
+    assert _totals(
+        fresh_engine,
+        "SELECT id, paid_total, refunded_total, payment_count, full_payment_count,"
+        " last_paid_on FROM orders ORDER BY id",
+    ) == [*expected, (4, 0, 0, 0, 0, None)]
+    with fresh_engine.connect() as connection:
+        invoices = connection.execute(
+            text("SELECT id, invoice_gross, net_payable FROM orders ORDER BY id")
+        ).all()
+        tables = inspect(connection).get_table_names()
+    assert [tuple(row) for row in invoices] == [
+        (1, 330_000, 310_000),  # the correction's amounts, not the superseded version's
+        (2, 660_000, 600_000),
+        (3, None, None),
+        (4, None, None),
+    ]
+    # the old table stays, for nodes still on the previous release during the upgrade
+    assert "order_payment_totals" in tables
+    with fresh_engine.connect() as connection:
+        by_category = connection.execute(
+            text(
+                "SELECT order_id, category_id, agency_id, amount FROM received_by_category"
+                " ORDER BY order_id, category_id"
+            )
+        ).all()
+    # what each received order spent per category, from its received lines
+    assert [tuple(row) for row in by_category] == [(1, 1, 1, 180_000), (2, 2, 1, 50_000)]
+
+
+def _totals(engine: Engine, query: str) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        rows = connection.execute(text(query)).all()
+    last = [row[5] if row[5] is None or isinstance(row[5], date) else date.fromisoformat(row[5])
+            for row in rows]  # fmt: skip
+    return [(*row[:5], day) for row, day in zip(rows, last, strict=True)]
