@@ -118,6 +118,15 @@ def requester_agency_id(user: User) -> int:
     return agency_ids[0]
 
 
+#: a cart order's vendor, and its lines with their products (not the products' photos)
+_WITH_VENDOR_AND_LINES = (
+    joinedload(Order.vendor, innerjoin=True),
+    selectinload(Order.lines)
+    .joinedload(OrderLine.product, innerjoin=True)
+    .lazyload(Product.photos),
+)
+
+
 def cart_orders(session: Session, user: User) -> list[Order]:
     """The user's cart orders with their vendors, lines and products (as the cart shows them)."""
     return list(
@@ -125,12 +134,7 @@ def cart_orders(session: Session, user: User) -> list[Order]:
             select(Order)
             .where(Order.requester_id == user.id, Order.status == OrderStatus.CART)
             .order_by(Order.id)
-            .options(
-                joinedload(Order.vendor, innerjoin=True),
-                selectinload(Order.lines)
-                .joinedload(OrderLine.product, innerjoin=True)
-                .lazyload(Product.photos),
-            )
+            .options(*_WITH_VENDOR_AND_LINES)
         )
     )
 
@@ -417,12 +421,7 @@ def _lock_cart_orders(session: Session, user: User, order_ids: list[int]) -> lis
             select(Order)
             .where(Order.id.in_(wanted))
             .order_by(Order.id)
-            .options(
-                joinedload(Order.vendor, innerjoin=True),
-                selectinload(Order.lines)
-                .joinedload(OrderLine.product, innerjoin=True)
-                .lazyload(Product.photos),
-            )
+            .options(*_WITH_VENDOR_AND_LINES)
             .with_for_update(of=Order)
             .execution_options(populate_existing=True)
         ).unique()

@@ -24,7 +24,6 @@ from sqlalchemy import (
     Date,
     case,
     cast,
-    delete,
     func,
     insert,
     literal_column,
@@ -49,6 +48,9 @@ from marketplace.payments.models import (
     RefundStatus,
 )
 
+#: the order's figures this module keeps
+FIGURES = ("paid_total", "refunded_total", "payment_count", "full_payment_count", "last_paid_on")
+
 
 def _add(
     session: Session,
@@ -60,8 +62,8 @@ def _add(
     full_payments: int = 0,
     last_paid_on: date | None = None,
 ) -> None:
-    """Add to one order's totals in the database. The ORM's copy of the order, when the
-    session holds it, is brought up to date from the row (the statement's RETURNING)."""
+    """Add to one order's totals in the database; the ORM's copy of the order, when this
+    session holds it, has those figures expired, so that a later read loads them afresh."""
     values: dict[str, Any] = {
         "paid_total": Order.paid_total + paid,
         "refunded_total": Order.refunded_total + refunded,
@@ -76,8 +78,11 @@ def _add(
         )
     session.execute(
         update(Order).where(Order.id == order_id).values(values),
-        execution_options={"synchronize_session": "fetch"},
+        execution_options={"synchronize_session": False},
     )
+    held = session.identity_map.get(session.identity_key(Order, order_id))
+    if held is not None:
+        session.expire(held, list(FIGURES))
 
 
 def add_succeeded_payment(session: Session, payment: Payment) -> None:
@@ -141,17 +146,41 @@ def totals_from_rows(order_ids: Iterable[int] | None = None) -> Any:
 
 
 def rebuild_totals(session: Session, order_ids: Iterable[int] | None = None) -> None:
-    """Recompute the payment totals, current invoice amounts and per-category received
-    amounts of some orders (or all) from the payments, refunds, issued documents and
-    received lines: after rows were written to those tables without the services (an
-    import, a repair by hand), and once every node runs this release after an upgrade."""
+    """Recompute the payment totals and current invoice amounts of some orders (or all) from
+    the payments, refunds and issued documents, and fill in the per-category received
+    amounts the received orders lack: after rows were written to those tables without the
+    services (an import, a repair by hand), and once every node runs this release after an
+    upgrade. On PostgreSQL the orders take no writes until it commits."""
     ids = None if order_ids is None else sorted(set(order_ids))
     if session.get_bind().dialect.name == "postgresql":
         # wait for the transactions adding to the totals, and keep new ones out until this
         # one commits: each statement below then sees every payment they recorded
         session.execute(text("LOCK TABLE orders IN EXCLUSIVE MODE"))
     of_orders = [] if ids is None else [Order.id.in_(ids)]
-    # orders with figures to forget (the others are already at zero)
+    # Only rows whose figures differ are written: after an upgrade or an import, a few.
+    computed = totals_from_rows(ids).subquery("computed")
+    session.execute(
+        update(Order)
+        .where(
+            Order.id == computed.c.order_id,
+            or_(
+                Order.paid_total.is_distinct_from(computed.c.paid),
+                Order.refunded_total.is_distinct_from(computed.c.refunded),
+                Order.payment_count.is_distinct_from(computed.c.payments),
+                Order.full_payment_count.is_distinct_from(computed.c.full_payments),
+                Order.last_paid_on.is_distinct_from(computed.c.last_paid_on),
+            ),
+        )
+        .values(
+            paid_total=computed.c.paid,
+            refunded_total=computed.c.refunded,
+            payment_count=computed.c.payments,
+            full_payment_count=computed.c.full_payments,
+            last_paid_on=computed.c.last_paid_on,
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    # orders with figures but no payment or refund (any more) go back to zero
     session.execute(
         update(Order)
         .where(
@@ -163,63 +192,66 @@ def rebuild_totals(session: Session, order_ids: Iterable[int] | None = None) -> 
                 Order.full_payment_count != 0,
                 Order.last_paid_on.is_not(None),
             ),
+            Order.id.not_in(select(computed.c.order_id)),
         )
         .values(
             paid_total=0, refunded_total=0, payment_count=0, full_payment_count=0, last_paid_on=None
         ),
         execution_options={"synchronize_session": False},
     )
-    computed = totals_from_rows(ids).subquery("computed")
-    session.execute(
-        update(Order)
-        .where(Order.id == computed.c.order_id)
-        .values(
-            paid_total=computed.c.paid,
-            refunded_total=computed.c.refunded,
-            payment_count=computed.c.payments,
-            full_payment_count=computed.c.full_payments,
-            last_paid_on=computed.c.last_paid_on,
-        ),
-        execution_options={"synchronize_session": False},
-    )
     newer = aliased(IssuedDocument, name="newer_document")
     current = aliased(IssuedDocument, name="current_invoice")
-
-    def of_current_invoice(column: Any) -> Any:
-        return (
-            select(column)
-            .where(
-                current.order_id == Order.id,
-                current.kind == DocumentKind.INVOICE,
-                ~select(newer.id).where(newer.supersedes_id == current.id).exists(),
-            )
-            .scalar_subquery()
+    invoices = (
+        select(
+            current.order_id.label("order_id"),
+            current.gross.label("gross"),
+            current.net_payable.label("net_payable"),
         )
-
+        .where(
+            current.kind == DocumentKind.INVOICE,
+            ~select(newer.id).where(newer.supersedes_id == current.id).exists(),
+            *([] if ids is None else [current.order_id.in_(ids)]),
+        )
+        .subquery("invoices")
+    )
     session.execute(
         update(Order)
-        .where(*of_orders)
-        .values(
-            invoice_gross=of_current_invoice(current.gross),
-            net_payable=of_current_invoice(current.net_payable),
-        ),
+        .where(
+            Order.id == invoices.c.order_id,
+            or_(
+                Order.invoice_gross.is_distinct_from(invoices.c.gross),
+                Order.net_payable.is_distinct_from(invoices.c.net_payable),
+            ),
+        )
+        .values(invoice_gross=invoices.c.gross, net_payable=invoices.c.net_payable),
         execution_options={"synchronize_session": False},
     )
-    _rebuild_received_by_category(session, of_orders)
+    session.execute(
+        update(Order)
+        .where(
+            *of_orders,
+            or_(Order.invoice_gross.is_not(None), Order.net_payable.is_not(None)),
+            Order.id.not_in(select(invoices.c.order_id)),
+        )
+        .values(invoice_gross=None, net_payable=None),
+        execution_options={"synchronize_session": False},
+    )
+    _fill_received_by_category(session, of_orders)
     session.expire_all()
 
 
-def _rebuild_received_by_category(session: Session, of_orders: list[Any]) -> None:
-    """Each received order's amounts per category, again from its received lines (orders
-    received by a node still on the previous release have none)."""
+def _fill_received_by_category(session: Session, of_orders: list[Any]) -> None:
+    """The per-category amounts of received orders that have none (received by a node still
+    on the previous release, or imported), from their received lines and their products'
+    categories now. Orders that have them keep them: they hold each product's category when
+    the delivery was received."""
     received = select(Order.id).where(
         Order.status.in_([OrderStatus.RECEIVED, OrderStatus.PAID, OrderStatus.RECONCILED]),
         Order.received_at.is_not(None),
+        ~select(ReceivedByCategory.order_id)
+        .where(ReceivedByCategory.order_id == Order.id)
+        .exists(),
         *of_orders,
-    )
-    session.execute(
-        delete(ReceivedByCategory).where(ReceivedByCategory.order_id.in_(received)),
-        execution_options={"synchronize_session": False},
     )
     session.execute(
         insert(ReceivedByCategory).from_select(

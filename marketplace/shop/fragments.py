@@ -76,7 +76,7 @@ catalogue_fragments = FragmentCache()
 
 
 #: files in the shared directory per index version, at most (each 10-30 KB)
-SHARED_FRAGMENTS_WRITTEN = 1024
+SHARED_FRAGMENTS_KEPT = 1024
 
 
 class SharedFragments:
@@ -86,7 +86,7 @@ class SharedFragments:
     per index version name (prefixed with the code's fingerprint, so a deploy of new templates
     or code never serves what the old code rendered); a process that sees a new version removes
     the other versions' directories. A version's directory holds at most
-    `SHARED_FRAGMENTS_WRITTEN` files, counted on disk, so restarted workers do not add more.
+    `SHARED_FRAGMENTS_KEPT` files, counted on disk, so restarted workers do not add more.
     A file that cannot be read or written is simply not shared.
     """
 
@@ -121,7 +121,7 @@ class SharedFragments:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with os.scandir(folder) as entries:
-                if sum(1 for _ in entries) >= SHARED_FRAGMENTS_WRITTEN:
+                if sum(1 for _ in entries) >= SHARED_FRAGMENTS_KEPT:
                     return
             with tempfile.NamedTemporaryFile(
                 "w", encoding="utf-8", dir=folder, suffix=".tmp", delete=False

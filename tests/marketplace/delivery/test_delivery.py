@@ -19,6 +19,7 @@ from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order, ReceivedByCategory
 from marketplace.ordering.rules import JAKARTA
 from marketplace.ordering.states import OrderStatus
+from marketplace.payments import services as payments
 from tests.marketplace.ordering.test_services import assert_line_matches_ledger
 from tests.support import CategoryFactory, ProductFactory, details_for
 
@@ -289,6 +290,11 @@ def test_dispute_with_photos_then_accepted_in_part(client, login, db, world):
     assert world.line.spent == 6 * 35_000 and world.line.committed == 0
     assert_line_matches_ledger(db, world.line)
     assert {d.kind.value for d in documents.current_documents(db, order)} == {"bast", "invoice"}
+    # the accepted dispute is a receipt like any other for the spending report and finance
+    assert db.scalars(
+        select(ReceivedByCategory.amount).where(ReceivedByCategory.order_id == order.id)
+    ).all() == [6 * 35_000]
+    assert order.net_payable == payments.net_payable(db, order) > 0
     bast = next(d for d in documents.current_documents(db, order) if d.kind.value == "bast")
     assert bast.content["resolution"] == {
         "dispute_reason": "Nasi basi, 4 kotak tidak layak",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 
 from marketplace.ordering.models import Order, ReceivedByCategory
 from marketplace.payments import card as card_rail
@@ -21,9 +21,11 @@ from marketplace.payments.models import (
 from marketplace.payments.stripe_gateway import StripeClientGateway
 from marketplace.payments.totals import rebuild_totals
 
+NOTHING = (0, 0, 0, 0, None)
+
 
 def totals(db) -> dict[int, tuple[Any, ...]]:  # type: ignore[no-untyped-def]
-    """The totals kept on the order rows, of the orders with something paid or refunded."""
+    """The totals kept on the order rows, of every order."""
     rows = db.execute(
         select(
             Order.id,
@@ -32,7 +34,7 @@ def totals(db) -> dict[int, tuple[Any, ...]]:  # type: ignore[no-untyped-def]
             Order.payment_count,
             Order.full_payment_count,
             Order.last_paid_on,
-        ).where(or_(Order.payment_count > 0, Order.refunded_total > 0))
+        )
     )
     return {row[0]: tuple(row[1:]) for row in rows}
 
@@ -55,8 +57,10 @@ def sums_of_rows(db) -> dict[int, tuple[Any, ...]]:  # type: ignore[no-untyped-d
 
 
 def check(db) -> dict[int, tuple[Any, ...]]:  # type: ignore[no-untyped-def]
+    """Every order's kept totals equal its rows' (nothing, for an order without any)."""
     kept = totals(db)
-    assert kept == sums_of_rows(db)
+    rows = sums_of_rows(db)
+    assert kept == {order_id: rows.get(order_id, NOTHING) for order_id in kept}
     return kept
 
 
@@ -130,7 +134,7 @@ def test_totals_equal_the_rows_through_every_payment_and_refund(db, world, card)
     held = card.last_payment()
     card.stripe.fail(held.stripe_session_id)
     card.stripe.expire(held.stripe_session_id)
-    assert late.id not in check(db)
+    assert check(db)[late.id] == NOTHING
     by_transfer = transfer(db, world, late)
     db.commit()
     card.stripe.sessions[held.stripe_session_id]["status"] = "open"
@@ -149,6 +153,30 @@ def test_totals_equal_the_rows_through_every_payment_and_refund(db, world, card)
     kept = check(db)
     rebuild_totals(db)
     assert totals(db) == kept
+
+
+def test_a_batch_transfer_adds_to_each_order_it_covers(db, world):
+    first = world.order_in(db, "received", quantity=10)
+    second = world.order_in(db, "received", quantity=4)
+    owed = {o.id: services.outstanding(db, o) for o in (first, second)}
+    payment = services.record_transfer(
+        db,
+        world.treasurer,
+        [first, second],
+        services.TransferDetails(
+            reference="SP2D-BATCH-1",
+            paid_on=services.jakarta_today(),
+            amount=sum(owed.values()),
+            payer_account="RKUD",
+        ),
+    )
+    kept = check(db)
+    assert {o.id: kept[o.id][:4] for o in (first, second)} == {
+        order_id: (amount, 0, 1, 1) for order_id, amount in owed.items()
+    }
+    assert kept[first.id][4] == kept[second.id][4] == payment.paid_on
+    # the session's copies of the orders read the figures afresh
+    assert (first.paid_total, second.paid_total) == (owed[first.id], owed[second.id])
 
 
 def test_rebuild_totals_after_rows_written_without_the_services(app, db, world):

@@ -283,7 +283,7 @@ def test_the_shared_store_keeps_one_version_and_bounds_its_writes(tmp_path, monk
     assert other.get("8-bbb", ("en", "", "q=nasi")) is None
     other.put("8-bbb", ("en", "", "q=kopi"), escape("kopi"))
     assert [d.name for d in tmp_path.iterdir()] == ["8-bbb"]  # the older version is gone
-    monkeypatch.setattr(fragments, "SHARED_FRAGMENTS_WRITTEN", 3)
+    monkeypatch.setattr(fragments, "SHARED_FRAGMENTS_KEPT", 3)
     for n in range(10):
         one.put("9-ccc", n, escape(str(n)))
     assert len(list((tmp_path / "9-ccc").iterdir())) == 3
@@ -292,7 +292,7 @@ def test_the_shared_store_keeps_one_version_and_bounds_its_writes(tmp_path, monk
 def test_restarted_workers_do_not_grow_the_shared_store(tmp_path, monkeypatch):
     from marketplace.shop import fragments
 
-    monkeypatch.setattr(fragments, "SHARED_FRAGMENTS_WRITTEN", 4)
+    monkeypatch.setattr(fragments, "SHARED_FRAGMENTS_KEPT", 4)
     for worker in range(3):  # each a fresh process serving the same index version
         store = SharedFragments(tmp_path)
         for n in range(10):
