@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, time, timedelta
+from pathlib import Path
 
 import factory
+import pytest
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -24,6 +29,7 @@ from catalog.models import (
 from marketplace.accounts.models import Agency, Membership, Role, User
 from marketplace.budgets import services as ledger
 from marketplace.budgets.models import BudgetLine
+from marketplace.db import make_engine
 from marketplace.delivery import services as delivery
 from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order
@@ -316,3 +322,28 @@ def build_world(session: Session) -> World:
     )
     session.flush()
     return world
+
+
+def scratch_engine(kind: str, tmp_path: Path, name: str) -> Iterator[Engine]:
+    """An empty database of its own for a migration test, dropped afterwards: an SQLite file
+    (`kind` "sqlite"), or a PostgreSQL database named after the suite's (`kind`
+    "postgresql"; skipped when the suite runs on SQLite)."""
+    if kind == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / f'{name}.sqlite'}")
+        yield engine
+        engine.dispose()
+        return
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        pytest.skip("the PostgreSQL backfill runs when the suite runs on PostgreSQL")
+    database = f"{make_url(url).database}_{name}"
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    engine = make_engine(make_url(url).set(database=database).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
+    admin.dispose()

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, text
 
-from marketplace.db import make_engine
 from marketplace.documents.services import content_digest, invoice_amounts
 from marketplace.migrate import upgrade
+from tests.support import scratch_engine
 
 INVOICE = {
     "kind": "invoice",
@@ -36,25 +35,7 @@ BAST = {"kind": "bast", "received_on": "2026-11-02", "gross": 1_100_000}
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'before-0019.sqlite'}")
-        yield engine
-        engine.dispose()
-        return
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        pytest.skip("the PostgreSQL backfill runs when the suite runs on PostgreSQL")
-    name = f"{make_url(url).database}_migration_0019"
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    yield from scratch_engine(request.param, tmp_path, "migration_0019")
 
 
 def test_migration_fills_the_invoice_amounts_from_the_content(fresh_engine):

@@ -4,15 +4,14 @@ current invoice amounts, and sums each received order's lines per category."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from sqlalchemy import Engine, inspect, make_url, text
+from sqlalchemy import Engine, inspect, text
 
-from marketplace.db import make_engine
 from marketplace.migrate import upgrade
+from tests.support import scratch_engine
 
 #: the parent rows the migrations' statements check on PostgreSQL (the rows below are
 #: written with foreign keys off; an UPDATE or INSERT in the migration checks them again)
@@ -172,25 +171,7 @@ def _rows() -> list[tuple[str, list[dict[str, object]]]]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'before-0020.sqlite'}")
-        yield engine
-        engine.dispose()
-        return
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if not url.startswith("postgresql"):
-        pytest.skip("the PostgreSQL backfill runs when the suite runs on PostgreSQL")
-    name = f"{make_url(url).database}_migration_0020"
-    admin = make_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-    admin.dispose()
+    yield from scratch_engine(request.param, tmp_path, "migration_0020")
 
 
 def test_migration_fills_the_payment_totals_from_the_rows(fresh_engine):
