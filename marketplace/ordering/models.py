@@ -120,7 +120,8 @@ class Order(Base):
     net_payable: Mapped[int | None] = mapped_column(Money)
     #: rupiah of the order's allocations of succeeded payments (before refunds)
     paid_total: Mapped[int] = mapped_column(Money, default=0, server_default="0")
-    #: rupiah of the order's succeeded refunds (of any payment, held ones included)
+    #: rupiah of the order's succeeded refunds of succeeded payments (a held card charge's
+    #: refund paid nothing back, so it is not counted)
     refunded_total: Mapped[int] = mapped_column(Money, default=0, server_default="0")
     #: how many succeeded payments cover the order
     payment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

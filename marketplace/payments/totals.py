@@ -102,8 +102,11 @@ def add_succeeded_payment(session: Session, payment: Payment) -> None:
 
 
 def add_succeeded_refund(session: Session, refund: Refund) -> None:
-    """The refund just succeeded: its order's refunded total grows by it."""
-    _add(session, refund.order_id, refunded=refund.amount)
+    """The refund just succeeded: its order's refunded total grows by it, unless it gave
+    back a held card charge, which paid the vendor nothing (as `services.amount_paid` and
+    the budget ledger see it)."""
+    if refund.payment.status is PaymentStatus.SUCCEEDED:
+        _add(session, refund.order_id, refunded=refund.amount)
 
 
 def totals_from_rows(order_ids: Iterable[int] | None = None) -> Any:
@@ -123,14 +126,22 @@ def totals_from_rows(order_ids: Iterable[int] | None = None) -> Any:
         .join(Payment, Payment.id == PaymentAllocation.payment_id)
         .where(Payment.status == PaymentStatus.SUCCEEDED)
     )
-    refunds = select(
-        Refund.order_id.label("order_id"),
-        literal_column("0").label("paid"),
-        Refund.amount.label("refunded"),
-        literal_column("0").label("payments"),
-        literal_column("0").label("full_payments"),
-        cast(null(), Date).label("paid_on"),
-    ).where(Refund.status == RefundStatus.SUCCEEDED)
+    refunds = (
+        select(
+            Refund.order_id.label("order_id"),
+            literal_column("0").label("paid"),
+            Refund.amount.label("refunded"),
+            literal_column("0").label("payments"),
+            literal_column("0").label("full_payments"),
+            cast(null(), Date).label("paid_on"),
+        )
+        .join(Payment, Payment.id == Refund.payment_id)
+        .where(
+            Refund.status == RefundStatus.SUCCEEDED,
+            # a held card charge's refund paid nothing back
+            Payment.status == PaymentStatus.SUCCEEDED,
+        )
+    )
     if ids is not None:
         allocations = allocations.where(PaymentAllocation.order_id.in_(ids))
         refunds = refunds.where(Refund.order_id.in_(ids))

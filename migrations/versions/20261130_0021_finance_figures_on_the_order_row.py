@@ -5,7 +5,9 @@ Each order carries its current invoice's gross and net payable and its payment t
 finance pages sum one index of the orders instead of finding every order's current invoice
 and payment totals. The totals are copied from `order_payment_totals`, which nothing reads
 any more but which stays for one release, for nodes still on the previous one during a
-rolling upgrade; the invoice amounts are copied from each order's current invoice. The index of an agency's
+rolling upgrade, except that the refund of a held card charge, which paid the vendor
+nothing, no longer counts as refunded; the invoice amounts are copied from each order's
+current invoice. The index of an agency's
 orders by status grows to cover them, and the index of a budget line's received orders
 covers their refunds; the index of orders by status and receipt covers the reports' sums.
 Each received order's amounts per product category get a table of their own, filled from
@@ -102,6 +104,18 @@ WHERE o.status IN ('received', 'paid', 'reconciled') AND o.received_at IS NOT NU
   AND l.quantity_received > 0
 GROUP BY o.id, p.category_id, o.agency_id, o.received_at
 """
+#: refunds as this release counts them: of succeeded payments only (the previous one also
+#: counted the refund of a held card charge, which paid the vendor nothing)
+REFUNDED = """
+UPDATE orders SET refunded_total = (
+    SELECT COALESCE(SUM(r.amount), 0) FROM refunds AS r JOIN payments AS p ON p.id = r.payment_id
+    WHERE r.order_id = orders.id AND r.status = 'succeeded' AND p.status = 'succeeded'
+)
+WHERE id IN (
+    SELECT r.order_id FROM refunds AS r JOIN payments AS p ON p.id = r.payment_id
+    WHERE r.status = 'succeeded' AND p.status <> 'succeeded'
+)
+"""
 TOTALS_BACK = """
 INSERT INTO order_payment_totals (order_id, paid, refunded, payments, full_payments, last_paid_on)
 SELECT id, paid_total, refunded_total, payment_count, full_payment_count, last_paid_on
@@ -127,6 +141,7 @@ def upgrade() -> None:
     op.add_column("orders", sa.Column("last_paid_on", sa.Date(), nullable=True))
     op.execute(CURRENT_INVOICES)
     op.execute(TOTALS)
+    op.execute(REFUNDED)
     op.drop_index(INDEX, table_name="orders")
     op.create_index(INDEX, "orders", COVERED, unique=False)
     op.drop_index(LINE_INDEX, table_name="orders")

@@ -10,7 +10,8 @@ from marketplace.finance import exceptions, reconciliation
 from marketplace.finance.queries import FinanceScope, Period
 from marketplace.ordering.models import Order
 from marketplace.payments import services as payments
-from marketplace.payments.models import PaymentRail
+from marketplace.payments.models import PaymentRail, PaymentStatus, Refund, RefundStatus
+from marketplace.payments.totals import rebuild_totals
 from tests.marketplace.finance.conftest import seed_payment
 
 EVERYWHERE = FinanceScope(None)
@@ -221,6 +222,32 @@ def test_reconciling_reads_the_documents_and_payments_not_the_copies(db, world, 
     assert check.paid == check.net_payable == payments.net_payable(db, order) > 0
     reconciliation.reconcile(db, world.finance, order, EVERYWHERE)
     assert order.status.value == "reconciled"
+
+
+def test_a_refunded_held_card_charge_is_no_mismatch_and_no_ledger_difference(db, world, orders):
+    """A card charge that arrived after the order was paid by transfer is held and refunded:
+    it paid the vendor nothing and gave nothing back, so the order is paid as invoiced and
+    its budget line's ledger matches its orders."""
+    order = orders.paid()
+    held = seed_payment(db, order, 50_000, rail=PaymentRail.CARD, stripe_session_id="cs_late")
+    held.status = PaymentStatus.HELD
+    db.add(
+        Refund(
+            payment_id=held.id,
+            order_id=order.id,
+            amount=50_000,
+            reason="Tagihan kartu terlambat",
+            status=RefundStatus.SUCCEEDED,
+        )
+    )
+    db.flush()
+    rebuild_totals(db, [order.id])
+    _per_agency, _total, counts = reconciliation.overview_figures(db, EVERYWHERE, None)
+    assert counts["amount_mismatch"] == 0
+    [check] = reconciliation.reconcile_checks(db, EVERYWHERE, [order.id])
+    assert check.amounts_match
+    line = {c.line.id: c for c in reconciliation.ledger_vs_orders(db, EVERYWHERE)}[world.line.id]
+    assert line.refunded == 0 and line.ok
 
 
 def test_the_overview_counts_mismatches_and_duplicates_as_the_exception_list(db, world, orders):

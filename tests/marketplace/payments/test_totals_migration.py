@@ -216,7 +216,12 @@ def test_migration_fills_the_payment_totals_from_the_rows(fresh_engine):
         fresh_engine,
         "SELECT id, paid_total, refunded_total, payment_count, full_payment_count,"
         " last_paid_on FROM orders ORDER BY id",
-    ) == [*expected, (4, 0, 0, 0, 0, None)]
+    ) == [
+        *expected[:2],
+        # the held charge's refund gave back money the vendor never had: not refunded now
+        (3, 0, 0, 0, 0, None),
+        (4, 0, 0, 0, 0, None),
+    ]
     with fresh_engine.connect() as connection:
         invoices = connection.execute(
             text("SELECT id, invoice_gross, net_payable FROM orders ORDER BY id")
