@@ -44,6 +44,7 @@ COVERED = [
     "payment_count",
     "full_payment_count",
     "last_paid_on",
+    "id",
 ]
 PERIOD_INDEX = "ix_orders_status_received_at"
 PERIOD_COVERED = [
