@@ -61,10 +61,10 @@ def process_events() -> None:
 
 @payments_cli.command("rebuild-totals")
 def rebuild_totals() -> None:
-    """Recompute every order's payment totals, current invoice amounts and per-category
-    received amounts from the payments, allocations, refunds, issued documents and received
-    lines: after rows were written without the services (an import, a repair by hand), and
-    once every node runs this release after an upgrade."""
+    """Recompute every order's payment totals and current invoice amounts from the payments,
+    allocations, refunds and issued documents, and fill in the per-category received
+    amounts of received orders that have none: after rows were written without the services
+    (an import, a repair by hand), and once every node runs this release after an upgrade."""
     from sqlalchemy import func, or_, select
 
     from marketplace.ordering.models import Order

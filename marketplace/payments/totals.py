@@ -11,7 +11,8 @@ one `UPDATE orders SET paid_total = paid_total + :paid ...` that adds in the dat
 count, on PostgreSQL (the second waits for the first's row lock, then adds to what it
 committed) and on SQLite (writers are serialised). That the same success is not added twice
 rests on the status change being made once, under the payment's or the order's row lock, as
-the services already do.
+the services already do. A payment's status never changes once SUCCEEDED or HELD, so whether a
+refund gave money back (a refund of a held card charge did not) is known when it succeeds.
 """
 
 from __future__ import annotations

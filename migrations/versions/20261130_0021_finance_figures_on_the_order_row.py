@@ -117,11 +117,16 @@ WHERE id IN (
     WHERE r.status = 'succeeded' AND p.status <> 'succeeded'
 )
 """
+#: the totals as the previous release kept them, its refunds of held card charges included
 TOTALS_BACK = """
 INSERT INTO order_payment_totals (order_id, paid, refunded, payments, full_payments, last_paid_on)
-SELECT id, paid_total, refunded_total, payment_count, full_payment_count, last_paid_on
-FROM orders
-WHERE paid_total <> 0 OR refunded_total <> 0 OR payment_count <> 0 OR last_paid_on IS NOT NULL
+SELECT o.id, o.paid_total,
+       (SELECT COALESCE(SUM(r.amount), 0) FROM refunds AS r
+        WHERE r.order_id = o.id AND r.status = 'succeeded'),
+       o.payment_count, o.full_payment_count, o.last_paid_on
+FROM orders AS o
+WHERE o.paid_total <> 0 OR o.payment_count <> 0 OR o.last_paid_on IS NOT NULL
+   OR EXISTS (SELECT 1 FROM refunds AS r WHERE r.order_id = o.id AND r.status = 'succeeded')
 """
 
 

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from marketplace.migrate import upgrade
+from marketplace.migrate import alembic_config, upgrade
 from tests.support import scratch_engine
 
 #: the parent rows the migrations' statements check on PostgreSQL (the rows below are
@@ -244,6 +245,25 @@ def test_migration_fills_the_payment_totals_from_the_rows(fresh_engine):
         ).all()
     # what each received order spent per category, from its received lines
     assert [tuple(row) for row in by_category] == [(1, 1, 1, 180_000), (2, 2, 1, 50_000)]
+
+    # back to 0020: the old table holds the totals as that release counted them
+    downgrade(fresh_engine, "0020")
+    assert (
+        _totals(
+            fresh_engine,
+            "SELECT order_id, paid, refunded, payments, full_payments, last_paid_on"
+            " FROM order_payment_totals ORDER BY order_id",
+        )
+        == expected
+    )
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["configure_logger"] = False
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def _totals(engine: Engine, query: str) -> list[tuple[object, ...]]:
