@@ -21,6 +21,7 @@ from catalog.models import (
     VendorDocument,
 )
 from marketplace.accounts.models import Role
+from marketplace.ordering.rules import JAKARTA
 from marketplace.web import today_in_jakarta
 from tests.support import ProductFactory, user_with_roles
 
@@ -232,7 +233,8 @@ def test_the_vendor_sees_today_and_tomorrow_capacity_attention_and_payments(
     assert "PIRT-77" in page and "expires in 10 days" in page
     # the money coming, with its expected date
     assert owed.reference in page
-    due = (owed.received_at.date() + timedelta(days=14)).strftime("%b %-d, %Y")
+    # (the Jakarta day of receipt: after 17:00 UTC it is already the next day there)
+    due = (owed.received_at.astimezone(JAKARTA).date() + timedelta(days=14)).strftime("%b %-d, %Y")
     assert f"expected by {due}" in page
     assert 'href="/vendor/kitchen"' in page
 
