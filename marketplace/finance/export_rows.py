@@ -13,11 +13,11 @@ from catalog.models import Vendor
 from marketplace.accounts.models import Agency
 from marketplace.budgets.models import BudgetEntry, BudgetLine
 from marketplace.documents.models import IssuedDocument
+from marketplace.documents.services import current_invoices
 from marketplace.finance.queries import (
     RECEIVED,
     FinanceScope,
     Period,
-    current_invoices,
     in_period,
     jakarta_day,
 )

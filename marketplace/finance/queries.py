@@ -1,5 +1,5 @@
-"""What every finance page shares: whose figures (scope), which month (period), and the
-per-order figures (current invoice, payment totals)."""
+"""What every finance page shares: whose figures (scope), which month (period), the
+per-order figures kept on the order rows, and the handover certificates."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.orm import aliased
 
 from marketplace.accounts.models import User
 from marketplace.documents.models import DocumentKind, IssuedDocument
@@ -157,37 +156,6 @@ def in_period(period: Period | None, column: Any, *, is_date: bool = False) -> C
 def _of_orders(column: Any, order_ids: Any) -> ColumnElement[bool]:
     """Limit a per-order sum to some orders (a page of them), or not at all (None)."""
     return true() if order_ids is None else column.in_(order_ids)
-
-
-def current_invoices(order_ids: Any = None) -> Subquery:
-    """Each order's current (highest version) invoice: order_id, document_id, number,
-    version, gross, charged_total, withheld_total, net_payable. The lead's
-    `current_invoice`, for many.
-
-    A correction supersedes the version before it (`supersedes_id`, unique), so the current
-    version is the one nothing supersedes: one pass over the invoices with an index probe
-    each, instead of grouping every invoice by order and joining the groups back. The
-    amounts are the document's columns (copied from its content at issue), which the
-    (order_id, kind, ...) index covers."""
-    newer = aliased(IssuedDocument, name="newer_document")
-    return (
-        select(
-            IssuedDocument.order_id.label("order_id"),
-            IssuedDocument.id.label("document_id"),
-            IssuedDocument.number.label("number"),
-            IssuedDocument.version.label("version"),
-            IssuedDocument.gross.label("gross"),
-            IssuedDocument.charged_total.label("charged_total"),
-            IssuedDocument.withheld_total.label("withheld_total"),
-            IssuedDocument.net_payable.label("net_payable"),
-        )
-        .where(
-            IssuedDocument.kind == DocumentKind.INVOICE,
-            ~select(newer.id).where(newer.supersedes_id == IssuedDocument.id).exists(),
-            _of_orders(IssuedDocument.order_id, order_ids),
-        )
-        .subquery("current_invoices")
-    )
 
 
 def current_basts(order_ids: Any = None) -> Subquery:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from marketplace.accounts.models import Agency, User
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
+from marketplace.documents.services import current_invoices
 from marketplace.errors import Conflict
 from marketplace.finance.queries import (
     PAGE_SIZE,
@@ -22,7 +23,6 @@ from marketplace.finance.queries import (
     Page,
     Period,
     current_basts,
-    current_invoices,
     duplicate_payment_condition,
     in_period,
     is_explained,

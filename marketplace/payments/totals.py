@@ -35,10 +35,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from catalog.models import Product
-from marketplace.documents.models import DocumentKind, IssuedDocument
+from marketplace.documents.services import current_invoices
 from marketplace.ordering.models import Order, OrderLine, ReceivedByCategory
 from marketplace.ordering.states import OrderStatus
 from marketplace.payments.models import (
@@ -169,87 +169,57 @@ def rebuild_totals(session: Session, order_ids: Iterable[int] | None = None) -> 
         # one commits: each statement below then sees every payment they recorded
         session.execute(text("LOCK TABLE orders IN EXCLUSIVE MODE"))
     of_orders = [] if ids is None else [Order.id.in_(ids)]
-    # Only rows whose figures differ are written: after an upgrade or an import, a few.
+    # Only orders whose figures differ are written: after an upgrade or an import, a few.
     computed = totals_from_rows(ids).subquery("computed")
-    session.execute(
-        update(Order)
-        .where(
-            Order.id == computed.c.order_id,
-            or_(
-                Order.paid_total.is_distinct_from(computed.c.paid),
-                Order.refunded_total.is_distinct_from(computed.c.refunded),
-                Order.payment_count.is_distinct_from(computed.c.payments),
-                Order.full_payment_count.is_distinct_from(computed.c.full_payments),
-                Order.last_paid_on.is_distinct_from(computed.c.last_paid_on),
-            ),
-        )
-        .values(
-            paid_total=computed.c.paid,
-            refunded_total=computed.c.refunded,
-            payment_count=computed.c.payments,
-            full_payment_count=computed.c.full_payments,
-            last_paid_on=computed.c.last_paid_on,
-        ),
-        execution_options={"synchronize_session": False},
+    _copy_where_different(
+        session,
+        computed,
+        paid_total=computed.c.paid,
+        refunded_total=computed.c.refunded,
+        payment_count=computed.c.payments,
+        full_payment_count=computed.c.full_payments,
+        last_paid_on=computed.c.last_paid_on,
     )
     # orders with figures but no payment or refund (any more) go back to zero
-    session.execute(
-        update(Order)
-        .where(
-            *of_orders,
-            or_(
-                Order.paid_total != 0,
-                Order.refunded_total != 0,
-                Order.payment_count != 0,
-                Order.full_payment_count != 0,
-                Order.last_paid_on.is_not(None),
-            ),
-            Order.id.not_in(select(computed.c.order_id)),
-        )
-        .values(
-            paid_total=0, refunded_total=0, payment_count=0, full_payment_count=0, last_paid_on=None
-        ),
-        execution_options={"synchronize_session": False},
+    _clear_where_absent(
+        session,
+        computed,
+        of_orders,
+        paid_total=0,
+        refunded_total=0,
+        payment_count=0,
+        full_payment_count=0,
+        last_paid_on=None,
     )
-    newer = aliased(IssuedDocument, name="newer_document")
-    current = aliased(IssuedDocument, name="current_invoice")
-    invoices = (
-        select(
-            current.order_id.label("order_id"),
-            current.gross.label("gross"),
-            current.net_payable.label("net_payable"),
-        )
-        .where(
-            current.kind == DocumentKind.INVOICE,
-            ~select(newer.id).where(newer.supersedes_id == current.id).exists(),
-            *([] if ids is None else [current.order_id.in_(ids)]),
-        )
-        .subquery("invoices")
+    invoices = current_invoices(ids)
+    _copy_where_different(
+        session, invoices, invoice_gross=invoices.c.gross, net_payable=invoices.c.net_payable
     )
-    session.execute(
-        update(Order)
-        .where(
-            Order.id == invoices.c.order_id,
-            or_(
-                Order.invoice_gross.is_distinct_from(invoices.c.gross),
-                Order.net_payable.is_distinct_from(invoices.c.net_payable),
-            ),
-        )
-        .values(invoice_gross=invoices.c.gross, net_payable=invoices.c.net_payable),
-        execution_options={"synchronize_session": False},
-    )
-    session.execute(
-        update(Order)
-        .where(
-            *of_orders,
-            or_(Order.invoice_gross.is_not(None), Order.net_payable.is_not(None)),
-            Order.id.not_in(select(invoices.c.order_id)),
-        )
-        .values(invoice_gross=None, net_payable=None),
-        execution_options={"synchronize_session": False},
-    )
+    _clear_where_absent(session, invoices, of_orders, invoice_gross=None, net_payable=None)
     _fill_received_by_category(session, of_orders)
     session.expire_all()
+
+
+def _copy_where_different(session: Session, source: Any, **values: Any) -> None:
+    """Set the orders' columns named in `values` from the rows of `source` (one per
+    order_id), on the orders where any of them differs."""
+    differs = [getattr(Order, name).is_distinct_from(value) for name, value in values.items()]
+    session.execute(
+        update(Order).where(Order.id == source.c.order_id, or_(*differs)).values(values),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _clear_where_absent(session: Session, source: Any, of_orders: list[Any], **values: Any) -> None:
+    """Set the orders' columns named in `values` to those values (zero or NULL), on the
+    orders of `of_orders` that have no row in `source` and not those values already."""
+    differs = [getattr(Order, name).is_distinct_from(value) for name, value in values.items()]
+    session.execute(
+        update(Order)
+        .where(*of_orders, or_(*differs), Order.id.not_in(select(source.c.order_id)))
+        .values(values),
+        execution_options={"synchronize_session": False},
+    )
 
 
 def _fill_received_by_category(session: Session, of_orders: list[Any]) -> None:
