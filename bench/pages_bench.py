@@ -29,13 +29,14 @@ import os
 import pstats
 import random
 import re
+import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from harness import (
     ROOT,
     HttpClient,
     TestClient,
+    cpu_by_role,
     free_port,
     load_average,
     log_in,
@@ -126,10 +128,15 @@ class Figures:
     p99_ms: float
     max_ms: float
     errors: int
+    #: CPU milliseconds per request: the app's workers, PostgreSQL's backends, wrk
+    cpu_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    def cpu_text(self) -> str:
+        return ", ".join(f"{role} {ms:.2f}" for role, ms in self.cpu_ms.items())
 
 
 # What to request ------------------------------------------------------------------------
@@ -198,8 +205,17 @@ def logins(facts: dict[str, Any]) -> dict[str, str]:
 
 
 def run_wrk(
-    base: str, name: str, paths: list[str], cookie: str, seconds: float, connections: int
+    base: str,
+    name: str,
+    paths: list[str],
+    cookie: str,
+    seconds: float,
+    connections: int,
+    server_pid: int | None = None,
+    pg_database: str | None = None,
 ) -> Figures:
+    """wrk on `paths` in turn; with `server_pid`, the CPU it cost per request is counted too:
+    gunicorn and its workers, the PostgreSQL backends of `pg_database`, and wrk itself."""
     script = LUA % {
         "paths": ", ".join(json.dumps(p) for p in paths),
         "cookie": cookie.replace('"', '\\"'),
@@ -207,6 +223,8 @@ def run_wrk(
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)
+    before = cpu_by_role(server_pid, pg_database) if server_pid else {}
+    wrk_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         out = subprocess.run(  # noqa: S603
             [  # noqa: S607 (wrk from the system's packages)
@@ -229,10 +247,19 @@ def run_wrk(
         ).stdout
     finally:
         os.unlink(file.name)
+    wrk_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    after = cpu_by_role(server_pid, pg_database) if server_pid else {}
     match = re.search(r"^RESULT (\{.*\})$", out, re.MULTILINE)
     if match is None:
         raise RuntimeError(f"wrk printed no result:\n{out}")
     data = json.loads(match.group(1))
+    cpu = {"app": after.get("app", 0.0) - before.get("app", 0.0)}
+    if pg_database:
+        cpu["PostgreSQL"] = after["PostgreSQL"] - before["PostgreSQL"]
+    cpu["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime) - (
+        wrk_before.ru_utime + wrk_before.ru_stime
+    )
+    requests = max(data["requests"], 1)
     return Figures(
         name,
         data["requests"],
@@ -241,6 +268,7 @@ def run_wrk(
         data["p99_us"] / 1000,
         data["max_us"] / 1000,
         data["not_200"] + data["socket_errors"],
+        {role: used * 1000 / requests for role, used in cpu.items()} if server_pid else {},
     )
 
 
@@ -295,6 +323,7 @@ def http_benchmark(args: argparse.Namespace) -> int:
         f" {facts['agency_id']} ({facts['agency_orders']:,} orders, {facts['waiting']} waiting)"
     )
     tmp = Path(tempfile.mkdtemp(prefix="pages-bench-", dir=WORK_DIR))
+    pg_database = url.rsplit("/", 1)[1] if args.db == "postgres" else None
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_gunicorn(
@@ -321,7 +350,10 @@ def http_benchmark(args: argparse.Namespace) -> int:
             if kind != "finance":  # the finance pages are checked one at a time below
                 for path in page_paths(name, facts)[:3]:
                     check_page(clients[role], path)  # a wrong answer fails now, not in wrk
-        health_before = run_wrk(base, "healthz", ["/healthz"], "", args.seconds, args.connections)
+        measured = {"server_pid": server.pid, "pg_database": pg_database}
+        health_before = run_wrk(
+            base, "healthz", ["/healthz"], "", args.seconds, args.connections, **measured
+        )
         print(f"  {'GET /healthz':<22}{health_before.rate:8.1f} req/s", flush=True)
         for name, role, kind in selected:
             paths = page_paths(name, facts)
@@ -338,7 +370,7 @@ def http_benchmark(args: argparse.Namespace) -> int:
             # Every worker reads the search index's columns once: not part of the figure.
             run_wrk(base, name, paths, cookie, min(3, args.seconds), args.connections)
             wait_until_idle(base)
-            figures = run_wrk(base, name, paths, cookie, args.seconds, args.connections)
+            figures = run_wrk(base, name, paths, cookie, args.seconds, args.connections, **measured)
             waited = wait_until_idle(base)
             results.append((name, kind, figures))
             print(
@@ -347,7 +379,9 @@ def http_benchmark(args: argparse.Namespace) -> int:
                 + (f"  (server busy {waited:.0f} s after wrk stopped)" if waited > 1 else ""),
                 flush=True,
             )
-        health_after = run_wrk(base, "healthz", ["/healthz"], "", args.seconds, args.connections)
+        health_after = run_wrk(
+            base, "healthz", ["/healthz"], "", args.seconds, args.connections, **measured
+        )
     finally:
         stop(server)
     log = (tmp / "gunicorn.log").read_text(errors="replace")
@@ -371,6 +405,9 @@ def http_benchmark(args: argparse.Namespace) -> int:
             f"{name:<22}{figures.rate:8.1f}{figures.p50_ms:9.1f}{figures.p99_ms:9.1f}"
             f"{figures.rate / health:7.3f}  {verdict(name, kind, figures, health, args.db)}{errors}"
         )
+    print("CPU per request, ms (machine: 2 cores; the app's workers, the database, wrk):")
+    for figures in (health_before, *(f for _, _, f in results), health_after):
+        print(f"  {figures.name:<20}{figures.cpu_text()}")
     if singles:
         print(
             f"finance pages one request at a time ({args.single} requests, goal < 500 ms;"
