@@ -58,6 +58,7 @@ def _refuse_unsafe_production_config(app: Flask) -> None:
 def _init_login(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
+    from marketplace.accounts.recent_users import CACHED_ENDPOINTS, WRITE_MARK, RecentUsers
     from marketplace.accounts.services import load_user
 
     login_manager.init_app(app)
@@ -66,17 +67,35 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
+    seconds = float(app.config.get("USER_CACHE_SECONDS", 0) or 0)
+    recent = RecentUsers(seconds) if seconds > 0 else None
+    app.extensions["recent_users"] = recent
+
     @login_manager.user_loader
     def _load(user_key: str):  # type: ignore[no-untyped-def]
-        from flask import g, request
+        from flask import g, request, session
 
         # A page view shows the unread count in its header: read it with the user. Other
         # requests may change notifications before they render, so they count afresh.
         count_unread = request.method in ("GET", "HEAD")
-        user = load_user(db.get_session(), user_key, count_unread=count_unread)
+        cache = recent if count_unread and request.endpoint in CACHED_ENDPOINTS else None
+        key = (user_key, session.get(WRITE_MARK))
+        user = cache.get(key) if cache is not None else None
+        if user is None:
+            user = load_user(db.get_session(), user_key, count_unread=count_unread)
+            if user is not None and cache is not None:
+                cache.put(key, user)
         if user is not None and count_unread:
             g.unread_notifications = user.unread_notifications_at_load
         return user
+
+    @app.before_request
+    def _mark_writes() -> None:
+        # See recent_users: the person's next catalogue view reads them afresh.
+        from flask import request, session
+
+        if request.method not in ("GET", "HEAD", "OPTIONS") and "_user_id" in session:
+            session[WRITE_MARK] = (int(session.get(WRITE_MARK) or 0) + 1) % 1_000_000
 
 
 def _register_blueprints(app: Flask) -> None:

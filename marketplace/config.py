@@ -32,6 +32,10 @@ class Config:
     #: (a dropped connection then answers one 503 and the pool is renewed). No effect on SQLite.
     DATABASE_POOL_PRE_PING = _bool_env("EORDER_DB_PRE_PING", True)
     DEMO_MODE = os.environ.get("EORDER_DEMO", "") == "1"
+    #: seconds a signed-in person loaded for a catalogue page view is used again by the next
+    #: ones in the same process (marketplace/accounts/recent_users.py says what that delays);
+    #: 0 reads them on every request
+    USER_CACHE_SECONDS = _int_env("EORDER_USER_CACHE_SECONDS", 10)
     #: uploaded photos and documents; share it between app nodes
     UPLOAD_DIR = os.environ.get("EORDER_UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
     #: the Whoosh search index; each node may keep its own
@@ -137,6 +141,9 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
     LOG_JSON = False  # tests read records through caplog
+    #: the suite's apps live for the whole run while ids repeat from test to test; the tests of
+    #: the cache switch it on for an app of their own
+    USER_CACHE_SECONDS = 0
     PROXY_FIX_HOPS = 0
 
 
