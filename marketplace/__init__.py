@@ -183,6 +183,7 @@ def _register_template_helpers(app: Flask) -> None:
     from markupsafe import Markup
 
     from marketplace import permissions
+    from marketplace.layouts import return_path, unread_in_header
 
     app.jinja_env.globals["can"] = permissions
     menus: dict[tuple[str, str, frozenset[str]], Markup] = {}
@@ -201,20 +202,8 @@ def _register_template_helpers(app: Flask) -> None:
             menus[key] = menu
         return menu
 
+    app.jinja_env.globals["return_path"] = return_path
+
     @app.context_processor
     def _unread_notifications() -> dict[str, object]:
-        from flask import g
-        from flask_login import current_user
-
-        from marketplace.notifications.services import unread_count
-
-        def count() -> int:
-            if not current_user.is_authenticated:
-                return 0
-            counted = g.get("unread_notifications")
-            # A page view that writes (see db.will_write) may have notified this person.
-            if counted is not None and not g.get("db_will_write", False):
-                return int(counted)
-            return unread_count(db.get_session(), current_user)
-
-        return {"unread_notifications": count}
+        return {"unread_notifications": unread_in_header}

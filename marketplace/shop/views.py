@@ -34,6 +34,7 @@ from catalog.search import (
 from catalog.search_analysis import analyse_query
 from catalog.services import categories, orderable_products_query
 from marketplace.db import get_session
+from marketplace.layouts import render_in_kept_layout
 from marketplace.permissions import can_manage_listings, has_any_permission, has_permission
 from marketplace.ratings.services import rating_distribution, recent_ratings
 from marketplace.search import catalog_index
@@ -152,7 +153,7 @@ def index():  # type: ignore[no-untyped-def]
         log.warning("search index unreadable; catalogue searched in the database", exc_info=True)
         result = database_search(db, str(params["q"]), **criteria)  # type: ignore[arg-type]
         catalogue = _render_catalogue(db, params, result, simple_search=True)
-    return render_template("shop/index.html", catalogue=catalogue)
+    return render_in_kept_layout("shop/index.html", catalogue)
 
 
 def _code_build() -> str:
