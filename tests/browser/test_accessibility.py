@@ -248,6 +248,21 @@ def test_main_page_has_no_wcag_aa_violations(spec: Page, db, world, search_dir, 
     assert not violations, f"{path} at {spec.width}px:\n{describe(violations)}"
 
 
+def test_the_reconcile_action_is_in_view_on_a_laptop(db, world, search_dir, window):  # type: ignore[no-untyped-def]
+    """Finance staff reconcile from the last column: on a 1280 px screen it shows without
+    scrolling the table sideways (the checks wrap)."""
+    spec = Page("finance-reconcile", "finance", "/finance/reconcile", needs=("order:paid",))
+    path = arrange(spec, db, world, search_dir)  # commits: the server can log in
+    tab = window(world.finance.email)
+    tab.goto(path)
+    wrap = tab.locator(".table-wrap").first
+    widths = wrap.evaluate("w => [w.scrollWidth, w.clientWidth]")
+    assert widths[0] <= widths[1], widths
+    action = tab.locator("td[data-label='Tindakan']").first
+    box = action.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1280
+
+
 # Form errors -------------------------------------------------------------------------------
 
 
