@@ -68,13 +68,14 @@ def _init_login(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     seconds = float(app.config.get("USER_CACHE_SECONDS", 0) or 0)
-    recent = RecentUsers(seconds) if seconds > 0 else None
-    app.extensions["recent_users"] = recent
+    app.extensions["recent_users"] = RecentUsers(seconds) if seconds > 0 else None
 
     @login_manager.user_loader
     def _load(user_key: str):  # type: ignore[no-untyped-def]
-        from flask import g, request, session
+        from flask import current_app, g, request, session
 
+        # (The login manager is shared by every app of the process: this app's own cache.)
+        recent = current_app.extensions["recent_users"]
         # A page view shows the unread count in its header: read it with the user. Other
         # requests may change notifications before they render, so they count afresh.
         count_unread = request.method in ("GET", "HEAD")
@@ -89,13 +90,18 @@ def _init_login(app: Flask) -> None:
             g.unread_notifications = user.unread_notifications_at_load
         return user
 
-    @app.before_request
-    def _mark_writes() -> None:
-        # See recent_users: the person's next catalogue view reads them afresh.
+    @app.after_request
+    def _mark_writes(response):  # type: ignore[no-untyped-def]
+        # See recent_users: the person's next catalogue view reads them afresh. After the
+        # request, so that a browser signed in by its remember-me cookie is marked too; random,
+        # so that the person's other sessions never step onto the same key.
+        import secrets
+
         from flask import request, session
 
         if request.method not in ("GET", "HEAD", "OPTIONS") and "_user_id" in session:
-            session[WRITE_MARK] = (int(session.get(WRITE_MARK) or 0) + 1) % 1_000_000
+            session[WRITE_MARK] = secrets.token_urlsafe(6)
+        return response
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -11,6 +11,7 @@ the whole page as usual.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -27,7 +28,10 @@ from marketplace.http_security import csp_nonce
 LAYOUTS_KEPT = 1024
 #: per-request values, by the name of the marker that stands for them in a kept layout
 SLOTS = ("content", "csrf", "nonce", "return")
-_MARKER = "\x00layout-slot:{}\x00"
+#: what marks a slot in a rendered layout: random per process, so that no text a person enters
+#: (a name, a query) can pass for one
+_PREFIX = f"\x00layout-slot-{secrets.token_hex(8)}:"
+_MARKER = _PREFIX + "{}\x00"
 
 
 def return_path() -> str:
@@ -105,7 +109,7 @@ def render_in_kept_layout(template: str, content: Markup) -> str:
         pieces = _split(
             render_template(
                 template,
-                content=Markup(_MARKER.format("content")),  # noqa: S704 (a constant)
+                content=Markup(_MARKER.format("content")),  # noqa: S704 (no user text)
                 csrf_token=lambda: Markup(_MARKER.format("csrf")),  # noqa: S704
                 csp_nonce=lambda: Markup(_MARKER.format("nonce")),  # noqa: S704
                 return_path=lambda: Markup(_MARKER.format("return")),  # noqa: S704
@@ -127,12 +131,12 @@ def _split(html: str) -> tuple[str, ...]:
     pieces: list[str] = []
     rest = html
     while True:
-        start = rest.find("\x00layout-slot:")
+        start = rest.find(_PREFIX)
         if start < 0:
             pieces.append(rest)
             return tuple(pieces)
         end = rest.index("\x00", start + 1)
-        name = rest[start + len("\x00layout-slot:") : end]
+        name = rest[start + len(_PREFIX) : end]
         if name not in SLOTS:
             raise ValueError(f"unknown layout slot {name!r}")
         pieces.extend((rest[:start], name))

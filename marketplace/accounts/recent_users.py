@@ -14,8 +14,8 @@ What that delays, and what it does not:
   someone else shows within that many seconds; so does a notification sent by someone else in
   the header's unread count.
 - The person's own changes show at once: each request of theirs that may change something
-  marks their session (`WRITE_MARK`), and the mark is part of the key, so the next page view
-  after it reads them again on whichever node serves it.
+  gives their session a new random mark (`WRITE_MARK`), and the mark is part of the key, so
+  the next page view after it reads them again on whichever node serves it.
 """
 
 from __future__ import annotations
@@ -54,7 +54,13 @@ class RecentUsers:
             if entry is None:
                 return None
             loaded_at, user = entry
-            if time.monotonic() - loaded_at >= self.seconds or not _complete(user):
+            if time.monotonic() - loaded_at >= self.seconds:
+                del self._kept[key]
+                return None
+            if inspect(user).session_id is not None:
+                # The request that loaded it is still running (a threaded server): not yet.
+                return None
+            if not _complete(user):
                 del self._kept[key]
                 return None
             self._kept.move_to_end(key)

@@ -98,6 +98,23 @@ def test_the_persons_own_changes_show_on_their_next_view(caching_app, browser, d
     assert 'class="counter">1<' in browser.get("/catalog/").get_data(as_text=True)
 
 
+def test_another_session_of_the_same_person_is_not_given_this_ones_entry(
+    caching_app, browser, db, world
+):
+    other = caching_app.test_client()
+    other.test_session = db
+    other.post("/login", data={"email": world.requester.email, "password": PASSWORD})
+    other.get("/catalog/")  # the flashed message
+    # This browser writes, then views the catalogue: kept under its own mark.
+    assert browser.post("/notifications/read").status_code in (302, 303)
+    assert 'class="counter"' not in browser.get("/catalog/").get_data(as_text=True)
+    db.add(Notification(user_id=world.requester.id, kind="order.approved"))
+    db.commit()
+    # The other browser writes too (its language): its next view reads the person afresh.
+    assert other.post("/language", data={"lang": "en"}).status_code in (302, 303)
+    assert 'class="counter">1<' in other.get("/catalog/").get_data(as_text=True)
+
+
 def test_a_new_session_version_is_a_new_key(caching_app, browser, db, world):
     """ "Log out everywhere" bumps the version in the login key; the old key is not reused for
     the new session."""

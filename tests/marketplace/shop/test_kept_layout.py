@@ -6,8 +6,10 @@ import re
 import pytest
 from flask import render_template
 
-from marketplace.layouts import Layouts, _split, layouts
+from marketplace.accounts.models import Membership, Role
+from marketplace.layouts import _MARKER, Layouts, _split, layouts
 from marketplace.notifications.models import Notification
+from tests.support import PASSWORD
 
 
 @pytest.fixture(autouse=True)
@@ -47,37 +49,58 @@ def test_a_page_from_the_kept_layout_is_the_page_rendered_in_full(
     assert world.product.name in kept and world.requester.name in kept
 
 
-def test_each_request_gets_its_own_nonce_token_and_return_path(app, client, db, login, world):
-    login(world.requester)
-    first = page(client, "/catalog/?q=nasi")
-    second = page(client, "/catalog/?q=ayam&sort=price")
+def signed_in(login, client, user):
+    """Logged in, with the log-in's flashed message shown (that page is rendered in full)."""
+    login(user)
+    page(client, "/catalog/?q=welcome")
+
+
+def test_a_kept_layout_gets_each_requests_nonce_token_and_return_path(
+    csrf_app, csrf_client, db, world
+):
+    login_page = page(csrf_client, "/login").get_data(as_text=True)
+    csrf_client.post(
+        "/login",
+        data={
+            "email": world.requester.email,
+            "password": PASSWORD,
+            "csrf_token": _token(login_page),
+        },
+    )
+    page(csrf_client, "/catalog/?q=welcome")  # the flashed message
+    page(csrf_client, "/catalog/?q=nasi")  # renders and keeps the layout
+    kept = len(layouts)
+    responses = [page(csrf_client, "/catalog/?q=ayam&sort=price") for _ in range(2)]
+    assert len(layouts) == kept  # both joined from the kept layout
     nonces = []
-    for response in (first, second):
+    for response in responses:
         html = response.get_data(as_text=True)
         header_nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"])
-        page_nonces = set(re.findall(r'nonce="([^"]+)"', html))
         # Every script on the page runs under this response's policy.
-        assert page_nonces == {header_nonce.group(1)}
+        assert set(re.findall(r'nonce="([^"]+)"', html)) == {header_nonce.group(1)}
         nonces.append(header_nonce.group(1))
+        # The language switch brings the person back to this page, escaped as an attribute.
+        assert 'name="next" value="/catalog/?q=ayam&amp;sort=price"' in html
+        assert "\x00" not in html
     assert nonces[0] != nonces[1]
-    html = second.get_data(as_text=True)
-    # The language switch brings the person back to this page, escaped as an attribute.
-    assert 'name="next" value="/catalog/?q=ayam&amp;sort=price"' in html
-    assert "\x00" not in html
+    # The token in the kept layout is this session's: the log-out form it sits in works.
+    html = responses[1].get_data(as_text=True)
+    assert csrf_client.post("/logout", data={"csrf_token": _token(html)}).status_code == 302
 
 
 def test_a_persons_name_is_escaped_in_the_kept_layout(client, db, login, world):
-    world.requester.name = '<img src=x onerror="alert(1)"> Siti'
+    world.requester.name = '<img src=x onerror="alert(1)"> Siti \x00layout-slot:csrf\x00'
     db.commit()
-    login(world.requester)
-    for _ in range(2):
+    signed_in(login, client, world.requester)
+    for _ in range(2):  # rendered and kept, then joined from it
         html = page(client).get_data(as_text=True)
         assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; Siti" in html
         assert "<img src=x" not in html
+    assert len(layouts) == 1
 
 
 def test_flashed_messages_are_shown_once(app, client, db, login, world):
-    login(world.requester)
+    signed_in(login, client, world.requester)
     page(client)
     with client.session_transaction() as session:
         session["_flashes"] = [("info", "Keranjang diperbarui.")]
@@ -85,16 +108,26 @@ def test_flashed_messages_are_shown_once(app, client, db, login, world):
     assert "Keranjang diperbarui." not in page(client).get_data(as_text=True)
 
 
-def test_the_header_follows_the_unread_count_and_the_language(client, db, login, world):
-    login(world.requester)
-    assert 'class="counter"' not in page(client).get_data(as_text=True)
+def test_the_header_follows_the_unread_count_roles_and_language(client, db, login, world):
+    signed_in(login, client, world.requester)
+    html = page(client).get_data(as_text=True)  # kept with no unread notification
+    assert 'class="counter"' not in html
     db.add(Notification(user_id=world.requester.id, kind="order.approved"))
     db.commit()
     assert 'class="counter">1<' in page(client).get_data(as_text=True)
+    # A role more: the menu shows what it allows.
+    assert "/approvals" not in html
+    db.add(Membership(user_id=world.requester.id, role=Role.APPROVER, agency_id=world.agency.id))
+    db.commit()
+    assert "/approvals" in page(client).get_data(as_text=True)
     with client.session_transaction() as session:
         session["lang"] = "id"
     html = page(client).get_data(as_text=True)
     assert '<html lang="id">' in html and "Keluar" in html
+
+
+def _token(html):
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def test_kept_layouts_are_bounded():
@@ -105,7 +138,7 @@ def test_kept_layouts_are_bounded():
 
 
 def test_a_layout_is_cut_at_its_slots():
-    assert _split("a\x00layout-slot:csrf\x00b\x00layout-slot:content\x00") == (
+    assert _split("a" + _MARKER.format("csrf") + "b" + _MARKER.format("content")) == (
         "a",
         "csrf",
         "b",
@@ -113,4 +146,4 @@ def test_a_layout_is_cut_at_its_slots():
         "",
     )
     with pytest.raises(ValueError, match="unknown layout slot"):
-        _split("a\x00layout-slot:nope\x00b")
+        _split("a" + _MARKER.format("nope") + "b")
