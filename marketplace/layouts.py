@@ -123,7 +123,7 @@ def render_in_kept_layout(template: str, content: Markup) -> str:
         "return": str(escape(return_path())),
     }
     # Odd positions are slot names (see _split).
-    return "".join(values[piece] if odd else piece for odd, piece in _alternating(pieces))
+    return "".join(values[piece] if n % 2 else piece for n, piece in enumerate(pieces))
 
 
 def _split(html: str) -> tuple[str, ...]:
@@ -141,7 +141,3 @@ def _split(html: str) -> tuple[str, ...]:
             raise ValueError(f"unknown layout slot {name!r}")
         pieces.extend((rest[:start], name))
         rest = rest[end + 1 :]
-
-
-def _alternating(pieces: tuple[str, ...]) -> list[tuple[bool, str]]:
-    return [(index % 2 == 1, piece) for index, piece in enumerate(pieces)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import factory
 import pytest
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -347,3 +347,19 @@ def scratch_engine(kind: str, tmp_path: Path, name: str) -> Iterator[Engine]:
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{database}"'))
     admin.dispose()
+
+
+def statements_during(app, action) -> list[str]:  # type: ignore[no-untyped-def]
+    """The SQL statements the app's engine ran while `action()` ran."""
+    statements: list[str] = []
+
+    def before(_conn, _cursor, statement, *_rest):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return statements

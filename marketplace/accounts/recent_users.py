@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 #: the read-only catalogue views that may use a person loaded a few seconds ago
 CACHED_ENDPOINTS = frozenset({"shop.index", "shop.suggest", "shop.product", "shop.vendor"})
-#: the session key counting the person's requests that may have changed something
+#: the session key whose random value changes with each of the person's requests that may
+#: have changed something
 WRITE_MARK = "_w"
 #: people kept per process at most; the least recently used goes first
 SIZE = 2048

@@ -2,14 +2,13 @@
 that may change something, and every other page, reads them afresh."""
 
 import pytest
-from sqlalchemy import event
 
 from marketplace import create_app
 from marketplace.accounts.recent_users import RecentUsers
 from marketplace.accounts.services import load_user
 from marketplace.notifications.models import Notification
 from tests.conftest import CommittingClient
-from tests.support import PASSWORD
+from tests.support import PASSWORD, statements_during
 
 
 @pytest.fixture
@@ -37,19 +36,8 @@ def browser(caching_app, db, world):
     return client
 
 
-def user_reads(app, fn):
-    statements = []
-
-    def before(_conn, _cursor, statement, *_rest):
-        statements.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return [s for s in statements if "FROM users" in s]
+def user_reads(app, action):
+    return [s for s in statements_during(app, action) if "FROM users" in s]
 
 
 def test_catalogue_views_reuse_the_person_for_a_few_seconds(caching_app, browser, world):

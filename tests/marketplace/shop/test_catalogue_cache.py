@@ -5,13 +5,12 @@ memory it takes is bounded."""
 import re
 
 from markupsafe import escape
-from sqlalchemy import event
 
 from catalog.enums import ProductStatus
 from catalog.search import SearchUnavailable
 from marketplace.search import catalog_index
 from marketplace.shop.fragments import FragmentCache, SharedFragments, catalogue_fragments
-from tests.support import PASSWORD, ProductFactory
+from tests.support import PASSWORD, ProductFactory, statements_during
 
 
 def page(client, path="/catalog/"):
@@ -20,26 +19,11 @@ def page(client, path="/catalog/"):
     return response.get_data(as_text=True)
 
 
-def count_statements(app, fn):
-    statements = []
-
-    def before(_conn, _cursor, statement, *_rest):
-        statements.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return statements
-
-
 def test_asking_again_reuses_the_rendered_results(app, client, db, login, world):
     login(world.requester)
     first = page(client, "/catalog/?q=nasi")
     again = []
-    statements = count_statements(app, lambda: again.append(page(client, "/catalog/?q=nasi")))
+    statements = statements_during(app, lambda: again.append(page(client, "/catalog/?q=nasi")))
     assert _results(again[0]) == _results(first)
     assert world.product.name in _results(first)
     # Only the signed-in person, with their roles and unread count, is read: one statement.
@@ -262,7 +246,7 @@ def test_workers_share_what_they_rendered(app, client, db, login, world):
     login(world.requester)
     first = _results(page(client, "/catalog/?q=nasi"))
     catalogue_fragments.clear()  # as another worker, which has not rendered this page yet
-    statements = count_statements(app, lambda: page(client, "/catalog/?q=nasi"))
+    statements = statements_during(app, lambda: page(client, "/catalog/?q=nasi"))
     assert not [s for s in statements if "FROM products" in s]
     catalogue_fragments.clear()
     assert _results(page(client, "/catalog/?q=nasi")) == first
