@@ -18,21 +18,6 @@ def delivery_for(session: Session, user_id: int, kind: str) -> Delivery:
     return chosen.delivery if chosen is not None else default_delivery(kind)
 
 
-def deliveries_for(session: Session, user_ids: list[int], kind: str) -> dict[int, Delivery]:
-    """`delivery_for` of several people in one statement."""
-    deliveries = dict.fromkeys(user_ids, default_delivery(kind))
-    if user_ids:
-        deliveries.update(
-            session.execute(
-                select(NotificationPreference.user_id, NotificationPreference.delivery).where(
-                    NotificationPreference.user_id.in_(user_ids),
-                    NotificationPreference.kind == kind,
-                )
-            ).all()
-        )
-    return deliveries
-
-
 def chosen_deliveries(session: Session, user_id: int) -> dict[str, Delivery]:
     """The person's explicit choices, by kind."""
     return {

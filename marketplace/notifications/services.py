@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 from catalog.db import utcnow
 from marketplace.accounts.models import Membership, Role, User
 from marketplace.notifications.emails import notification_email, sentence
-from marketplace.notifications.kinds import KINDS
-from marketplace.notifications.models import Delivery, Notification
+from marketplace.notifications.kinds import KINDS, default_delivery
+from marketplace.notifications.models import Delivery, Notification, NotificationPreference
 from marketplace.notifications.outbox import queue_email
-from marketplace.notifications.preferences import deliveries_for, delivery_for
+from marketplace.notifications.preferences import delivery_for
 from marketplace.ordering.models import Order
 from marketplace.ordering.states import OrderAction, OrderStatus
 
@@ -94,27 +94,43 @@ def notify_order_change(
     """Write the notifications, and queue the e-mails, in the same transaction as the
     change they describe: a change rolled back tells nobody anything."""
     actor_id = actor.id if actor is not None else None
-    told = [
-        # nobody is told what they just did themselves
-        (kind, [user_id for user_id in dict.fromkeys(user_ids) if user_id != actor_id])
-        for kind, user_ids in recipients(session, order, action)
-    ]
-    everybody = {user_id for _, user_ids in told for user_id in user_ids}
-    if everybody:
-        # the people and their choices in one statement each, whatever their number
-        users = {
-            user.id: user
-            for user in session.scalars(
-                select(User).where(User.id.in_(everybody)).options(lazyload(User.memberships))
-            )
-        }
-        for kind, user_ids in told:
-            deliveries = deliveries_for(session, user_ids, kind)
-            for user_id in user_ids:
-                user = users.get(user_id)
-                if user is not None:
-                    _notify(session, user, kind, order, None, None, deliveries[user_id])
+    # Who is told depends on memberships and choices, which the change does not touch: the
+    # change is written with the notifications by the flush at the end, in one go.
+    with session.no_autoflush:
+        told = [
+            # nobody is told what they just did themselves
+            (kind, [user_id for user_id in dict.fromkeys(user_ids) if user_id != actor_id])
+            for kind, user_ids in recipients(session, order, action)
+        ]
+        everybody = {user_id for _, user_ids in told for user_id in user_ids}
+        users, chosen = _people_and_choices(session, everybody, {kind for kind, _ in told})
+    for kind, user_ids in told:
+        for user_id in user_ids:
+            user = users.get(user_id)
+            if user is not None:
+                delivery = chosen.get((user_id, kind), default_delivery(kind))
+                _notify(session, user, kind, order, None, None, delivery)
     session.flush()
+
+
+def _people_and_choices(
+    session: Session, user_ids: set[int], kinds: set[str]
+) -> tuple[dict[int, User], dict[tuple[int, str], Delivery]]:
+    """The people, and their e-mail choices for `kinds`, in one statement whatever their number."""
+    if not user_ids:
+        return {}, {}
+    rows = session.execute(
+        select(User, NotificationPreference.kind, NotificationPreference.delivery)
+        .outerjoin(
+            NotificationPreference,
+            (NotificationPreference.user_id == User.id) & NotificationPreference.kind.in_(kinds),
+        )
+        .where(User.id.in_(user_ids))
+        .options(lazyload(User.memberships))
+    ).all()
+    users = {user.id: user for user, _, _ in rows}
+    chosen = {(user.id, kind): delivery for user, kind, delivery in rows if kind is not None}
+    return users, chosen
 
 
 def notify_user(

@@ -132,6 +132,41 @@ def test_choosing_no_email_sends_none_but_still_shows_in_the_app(app, db, world,
     assert mail.to(world.approver.email) == []
 
 
+def test_each_person_told_of_a_change_gets_their_own_choice(app, db, world, mail):
+    """Several approvers, each with another choice: none for this kind, one for another kind
+    only (the kind's default applies), and the digest; each gets what they chose."""
+    silent = user_with_roles(db, Role.APPROVER, agency=world.agency, locale="en")
+    other_kind_only = user_with_roles(db, Role.APPROVER, agency=world.agency, locale="en")
+    digest = user_with_roles(db, Role.APPROVER, agency=world.agency, locale="en")
+    db.add_all(
+        [
+            NotificationPreference(
+                user_id=silent.id, kind="order.approval_needed", delivery=Delivery.NONE
+            ),
+            NotificationPreference(
+                user_id=other_kind_only.id, kind="order.delivered", delivery=Delivery.NONE
+            ),
+            NotificationPreference(
+                user_id=digest.id, kind="order.approval_needed", delivery=Delivery.DIGEST
+            ),
+        ]
+    )
+    with app.app_context():
+        order = world.order_in(db, "submitted")
+    db.commit()
+    told = set(
+        db.scalars(
+            select(Notification.user_id).where(
+                Notification.order_id == order.id, Notification.kind == "order.approval_needed"
+            )
+        )
+    )
+    assert told == {world.approver.id, silent.id, other_kind_only.id, digest.id}
+    assert world.requester.id not in told  # nobody is told what they did themselves
+    e_mailed = {message.user_id for message in outbox(db) if message.kind == "order.approval_needed"}
+    assert e_mailed == {world.approver.id, other_kind_only.id}
+
+
 def test_the_daily_digest_holds_both_notifications_once(app, db, world, mail):
     world.requester.locale = "en"
     with app.app_context():
