@@ -125,6 +125,11 @@ _WITH_VENDOR_AND_LINES = (
     .joinedload(OrderLine.product, innerjoin=True)
     .lazyload(Product.photos),
 )
+#: the same in the one statement that locks the orders (FOR UPDATE OF orders only)
+_LOCKED_WITH_VENDOR_AND_LINES = (
+    joinedload(Order.vendor, innerjoin=True),
+    joinedload(Order.lines).joinedload(OrderLine.product, innerjoin=True).lazyload(Product.photos),
+)
 
 
 def cart_orders(session: Session, user: User) -> list[Order]:
@@ -414,14 +419,14 @@ def checkout(
 
 def _lock_cart_orders(session: Session, user: User, order_ids: list[int]) -> list[Order]:
     """The user's orders of `order_ids` under row locks, read fresh in one statement with
-    their vendor, and their lines with the products in one more."""
+    their vendor and their lines with the products."""
     wanted = sorted(set(order_ids))
     orders = list(
         session.scalars(
             select(Order)
             .where(Order.id.in_(wanted))
             .order_by(Order.id)
-            .options(*_WITH_VENDOR_AND_LINES)
+            .options(*_LOCKED_WITH_VENDOR_AND_LINES)
             .with_for_update(of=Order)
             .execution_options(populate_existing=True)
         ).unique()
