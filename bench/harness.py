@@ -109,6 +109,7 @@ def start_gunicorn(
     upload_dir: Path,
     error_log: Path,
     timeout: int = 30,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """gunicorn with sync workers on 127.0.0.1:port serving wsgi:app; a worker busy with one
     request for more than `timeout` seconds is killed and replaced (gunicorn's default 30)."""
@@ -116,6 +117,7 @@ def start_gunicorn(
         database_url,
         EORDER_SEARCH_INDEX_DIR=str(search_index_dir),
         EORDER_UPLOAD_DIR=str(upload_dir),
+        **(extra_env or {}),
     )
     command = [
         str(ROOT / ".venv/bin/gunicorn"),

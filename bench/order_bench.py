@@ -108,6 +108,8 @@ class World:
     line_id: int
     emails: list[str]
     allocation: int
+    #: one product per vendor, the first vendor's first
+    product_ids: list[int] = field(default_factory=list)
 
 
 def app_config(tmp: Path) -> dict[str, Any]:
@@ -119,9 +121,11 @@ def app_config(tmp: Path) -> dict[str, Any]:
     }
 
 
-def build_world(app: Any, clients: int, orders: int) -> World:
-    """The agency, its requesters and approver, the vendor, its product and the budget line,
-    written through the models and the ledger service as the app would."""
+def build_world(
+    app: Any, clients: int, orders: int, password_hash: str | None = None, vendors: int = 1
+) -> World:
+    """The agency, its requesters and approver, the vendors with a product each and the
+    budget line, written through the models and the ledger service as the app would."""
     from catalog.db import utcnow
     from catalog.models import (
         BusinessScale,
@@ -139,7 +143,7 @@ def build_world(app: Any, clients: int, orders: int) -> World:
     from marketplace.budgets import services as ledger
     from marketplace.budgets.models import BudgetLine
 
-    password_hash = generate_password_hash(PASSWORD)
+    password_hash = password_hash or generate_password_hash(PASSWORD)
     with app.app_context():
         session = db.get_session()
         agency = Agency(
@@ -162,33 +166,38 @@ def build_world(app: Any, clients: int, orders: int) -> World:
         approver = User(email="ppk@bench.go.id", name="PPK", password_hash=password_hash)
         approver.memberships.append(Membership(role=Role.APPROVER, agency_id=agency.id))
         session.add(approver)
-        vendor = Vendor(
-            legal_name="CV Dapur Bu Tini",
-            trading_name="Dapur Bu Tini",
-            business_type=BusinessType.CATERER,
-            scale=BusinessScale.MICRO,
-            district=DISTRICT,
-            city="Jakarta Pusat",
-            phone="0812-0000-0000",
-            service_districts=[DISTRICT, "Gambir", "Tebet"],
-            max_portions_per_day=None,
-            status=VendorStatus.VERIFIED,
-            verified_at=utcnow(),
-        )
         category = Category(slug="nasi-box", name_id="Nasi Kotak", name_en="Rice box")
-        product = Product(
-            vendor=vendor,
-            category=category,
-            name="Nasi Box Ayam Bakar",
-            description="Nasi putih, ayam bakar, sayur asem, sambal, buah.",
-            unit=Unit.BOX,
-            price=PRICE,
-            min_order_quantity=1,
-            lead_time_hours=24,
-            status=ProductStatus.PUBLISHED,
-            review_state=ReviewState.APPROVED,
-        )
-        session.add_all([vendor, category, product])
+        products = []
+        for number in range(vendors):
+            name = "Dapur Bu Tini" if number == 0 else f"Dapur Bu Tini {number + 1}"
+            vendor = Vendor(
+                legal_name=f"CV {name}",
+                trading_name=name,
+                business_type=BusinessType.CATERER,
+                scale=BusinessScale.MICRO,
+                district=DISTRICT,
+                city="Jakarta Pusat",
+                phone=f"0812-0000-{number:04d}",
+                service_districts=[DISTRICT, "Gambir", "Tebet"],
+                max_portions_per_day=None,
+                status=VendorStatus.VERIFIED,
+                verified_at=utcnow(),
+            )
+            products.append(
+                Product(
+                    vendor=vendor,
+                    category=category,
+                    name="Nasi Box Ayam Bakar",
+                    description="Nasi putih, ayam bakar, sayur asem, sambal, buah.",
+                    unit=Unit.BOX,
+                    price=PRICE,
+                    min_order_quantity=1,
+                    lead_time_hours=24,
+                    status=ProductStatus.PUBLISHED,
+                    review_state=ReviewState.APPROVED,
+                )
+            )
+        session.add_all([category, *products])
         session.flush()
         line = BudgetLine(
             agency_id=agency.id,
@@ -202,7 +211,8 @@ def build_world(app: Any, clients: int, orders: int) -> World:
         allocation = orders * ORDER_TOTAL
         ledger.allocate(session, line, allocation, actor=None, reason="DPA")
         session.commit()
-        world = World(product.id, line.id, emails, allocation)
+        product_ids = [product.id for product in products]
+        world = World(product_ids[0], line.id, emails, allocation, product_ids)
     app.extensions["db_engine"].dispose()
     return world
 
@@ -373,7 +383,9 @@ def direct(call: Callable[[], Reply]) -> Reply:
 # The HTTP run -----------------------------------------------------------------------
 
 
-def start_gunicorn(tmp: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    tmp: Path, port: int, workers: int, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     return harness.start_gunicorn(
         DATABASE_URL,
         port,
@@ -381,6 +393,7 @@ def start_gunicorn(tmp: Path, port: int, workers: int) -> subprocess.Popen[bytes
         search_index_dir=tmp / "search-index",
         upload_dir=tmp / "uploads",
         error_log=tmp / "gunicorn.log",
+        extra_env=extra_env,
     )
 
 
