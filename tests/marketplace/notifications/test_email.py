@@ -163,7 +163,9 @@ def test_each_person_told_of_a_change_gets_their_own_choice(app, db, world, mail
     )
     assert told == {world.approver.id, silent.id, other_kind_only.id, digest.id}
     assert world.requester.id not in told  # nobody is told what they did themselves
-    e_mailed = {message.user_id for message in outbox(db) if message.kind == "order.approval_needed"}
+    e_mailed = {
+        message.user_id for message in outbox(db) if message.kind == "order.approval_needed"
+    }
     assert e_mailed == {world.approver.id, other_kind_only.id}
 
 
