@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from flask import has_app_context
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import ColumnElement, String, exists, func, literal, select, union_all, update
 from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from catalog.db import utcnow
@@ -42,50 +42,39 @@ def vendor_people(session: Session, vendor_id: int) -> list[int]:
     )
 
 
-def curators(session: Session) -> list[int]:
-    return list(session.scalars(select(Membership.user_id).where(Membership.role == Role.CURATOR)))
-
-
-def recipients(session: Session, order: Order, action: OrderAction) -> list[tuple[str, list[int]]]:
-    """(kind, user ids) for what just happened to the order."""
+def recipients(order: Order) -> list[tuple[str, ColumnElement[bool] | list[int]]]:
+    """(kind, people) for the status the order reached: the people as user ids, or as a
+    condition on their memberships, so that they are read with their choices in one go."""
     status = order.status
+    requester = [order.requester_id]
+    vendor = Membership.vendor_id == order.vendor_id
 
-    def requester() -> list[int]:
-        return [order.requester_id]
+    def agency_role(role: Role) -> ColumnElement[bool]:
+        return (Membership.agency_id == order.agency_id) & (Membership.role == role)
 
     if status is OrderStatus.SUBMITTED:
-        if order.approved_by_id is None:
-            next_up = agency_people(session, order.agency_id, Role.APPROVER)
-        else:  # first approval given: the budget holder is next
-            next_up = agency_people(session, order.agency_id, Role.BUDGET_HOLDER)
-        others = [u for u in next_up if u not in (order.requester_id, order.approved_by_id)]
-        return [("order.approval_needed", others)]
-
-    def vendor() -> list[int]:
-        return vendor_people(session, order.vendor_id)
-
-    def approvers() -> list[int]:
-        return agency_people(session, order.agency_id, Role.APPROVER)
-
-    # Who hears of each status; the people are looked up only for the status reached.
-    table: dict[OrderStatus, list[tuple[str, Callable[[], list[int]]]]] = {
+        # the approver first; once the first approval is given, the budget holder
+        role = Role.APPROVER if order.approved_by_id is None else Role.BUDGET_HOLDER
+        not_them = [u for u in (order.requester_id, order.approved_by_id) if u is not None]
+        return [("order.approval_needed", agency_role(role) & Membership.user_id.not_in(not_them))]
+    table: dict[OrderStatus, list[tuple[str, ColumnElement[bool] | list[int]]]] = {
         OrderStatus.APPROVED: [("order.new_for_vendor", vendor), ("order.approved", requester)],
         OrderStatus.REJECTED: [("order.rejected", requester)],
         OrderStatus.RETURNED: [("order.returned", requester)],
         OrderStatus.ACCEPTED: [("order.accepted", requester)],
         OrderStatus.DECLINED: [("order.declined", requester)],
         OrderStatus.EXPIRED: [("order.expired", requester)],
-        OrderStatus.DELIVERED: [("order.delivered", approvers)],
+        OrderStatus.DELIVERED: [("order.delivered", agency_role(Role.APPROVER))],
         OrderStatus.RECEIVED: [("order.received", vendor)],
         OrderStatus.DISPUTED: [
-            ("order.disputed", lambda: curators(session)),
+            ("order.disputed", Membership.role == Role.CURATOR),
             ("order.receipt_refused", vendor),
         ],
         OrderStatus.PAID: [("order.paid", vendor)],
         # the vendor hears of a cancellation only if the order had reached them
         OrderStatus.CANCELLED: [("order.cancelled", vendor)] if order.approved_at else [],
     }
-    return [(kind, people()) for kind, people in table.get(status, [])]
+    return table.get(status, [])
 
 
 def notify_order_change(
@@ -93,44 +82,51 @@ def notify_order_change(
 ) -> None:
     """Write the notifications, and queue the e-mails, in the same transaction as the
     change they describe: a change rolled back tells nobody anything."""
-    actor_id = actor.id if actor is not None else None
-    # Who is told depends on memberships and choices, which the change does not touch: the
-    # change is written with the notifications by the flush at the end, in one go.
-    with session.no_autoflush:
-        told = [
-            # nobody is told what they just did themselves
-            (kind, [user_id for user_id in dict.fromkeys(user_ids) if user_id != actor_id])
-            for kind, user_ids in recipients(session, order, action)
-        ]
-        everybody = {user_id for _, user_ids in told for user_id in user_ids}
-        users, chosen = _people_and_choices(session, everybody, {kind for kind, _ in told})
-    for kind, user_ids in told:
-        for user_id in user_ids:
-            user = users.get(user_id)
-            if user is not None:
-                delivery = chosen.get((user_id, kind), default_delivery(kind))
-                _notify(session, user, kind, order, None, None, delivery)
+    told = recipients(order)
+    if told:
+        # Who is told depends on memberships and choices, which the change does not touch:
+        # the change is written with the notifications by the flush below, in one go.
+        with session.no_autoflush:
+            people = _people_and_choices(session, told, actor.id if actor is not None else None)
+        for kind, user, delivery in people:
+            _notify(session, user, kind, order, None, None, delivery)
     session.flush()
 
 
 def _people_and_choices(
-    session: Session, user_ids: set[int], kinds: set[str]
-) -> tuple[dict[int, User], dict[tuple[int, str], Delivery]]:
-    """The people, and their e-mail choices for `kinds`, in one statement whatever their number."""
-    if not user_ids:
-        return {}, {}
-    rows = session.execute(
-        select(User, NotificationPreference.kind, NotificationPreference.delivery)
+    session: Session, told: list[tuple[str, ColumnElement[bool] | list[int]]], actor_id: int | None
+) -> list[tuple[str, User, Delivery]]:
+    """(kind, person, their e-mail choice for it) for everybody `told` names, in one statement
+    whatever their number, each person once per kind, in the order of `told` and of their ids;
+    nobody is told what they just did themselves."""
+    parts = [
+        select(literal(kind, String).label("kind"), User.id.label("user_id")).where(
+            User.id.in_(people)
+        )
+        if isinstance(people, list)
+        else select(literal(kind, String).label("kind"), Membership.user_id.label("user_id")).where(
+            people
+        )
+        for kind, people in told
+    ]
+    named = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("told")
+    query = (
+        select(User, named.c.kind, NotificationPreference.delivery)
+        .join(named, named.c.user_id == User.id)
         .outerjoin(
             NotificationPreference,
-            (NotificationPreference.user_id == User.id) & NotificationPreference.kind.in_(kinds),
+            (NotificationPreference.user_id == User.id)
+            & (NotificationPreference.kind == named.c.kind),
         )
-        .where(User.id.in_(user_ids))
         .options(lazyload(User.memberships))
-    ).all()
-    users = {user.id: user for user, _, _ in rows}
-    chosen = {(user.id, kind): delivery for user, kind, delivery in rows if kind is not None}
-    return users, chosen
+    )
+    if actor_id is not None:
+        query = query.where(User.id != actor_id)
+    position = {kind: n for n, (kind, _) in enumerate(told)}
+    people: dict[tuple[str, int], tuple[str, User, Delivery]] = {}
+    for user, kind, delivery in session.execute(query):
+        people[(kind, user.id)] = (kind, user, delivery or default_delivery(kind))
+    return [people[key] for key in sorted(people, key=lambda key: (position[key[0]], key[1]))]
 
 
 def notify_user(
