@@ -2,19 +2,25 @@
 
 `order_bench.py` times the whole round of one requester (add to cart, read the cart page,
 submit), three requests per order. This one times what the issue's goal names, the submission:
-K + extra requesters of one agency (K = the orders the budget line can pay) each have one
+K + extra requesters of one agency (K = the orders its one budget line can pay) each have one
 order of 10 boxes in the cart and have read their cart page (the form, its CSRF token and the
 order id) before the clock starts, as people do before they press "Submit for approval". wrk
 then posts the K + extra checkout forms over 16 connections, each form once (bench/
 submissions.lua), so that the last ones meet an empty line and are refused.
 
-Same database, data, server and ledger checks as order_bench.py (whose functions it uses):
-PostgreSQL database `eorder_ord_bench`, gunicorn with sync workers, the budget line's
-ledger read back from the database at the end (exit status 1 when it does not add up). Also
-prints /health under wrk with the same connections, and the CPU time the app, PostgreSQL
-and wrk used per submission.
+The carts come from `--vendors` vendors in turn and ask for `--days` delivery dates in turn
+(50 and 14: a few orders per agency, vendor and day, as in the provincial data set). With
+`--vendors 1 --days 1` every order is in one split-purchase group, the worst case for that
+check, which sums the group's orders on every submission.
 
-    .venv/bin/python bench/submission_bench.py [--orders 2000] [--extra 200] [--workers 4]
+Same database, data, server and ledger checks as order_bench.py (whose functions it uses):
+PostgreSQL database `eorder_ord_bench`, gunicorn with sync workers (as many as cores by
+default: PostgreSQL runs on the same cores, and more workers made each submission cost more
+CPU; `--workers` to compare), the budget line's ledger read back from the database at the
+end (exit status 1 when it does not add up). Also prints /health under wrk with the same
+connections, and the CPU time the app, PostgreSQL and wrk used per checkout POST.
+
+    .venv/bin/python bench/submission_bench.py [--orders 2000] [--extra 200] [--workers 2]
 
 The requesters' passwords are stored with a cheap PBKDF2 (1,000 rounds) and the log-in limits
 are raised for this server, so that preparing 2,200 sessions takes seconds; log-in is not
@@ -172,7 +178,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--vendors", type=int, default=50, help="the carts' vendors, in turn")
     parser.add_argument("--days", type=int, default=14, help="delivery dates, in turn")
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--health-seconds", type=float, default=5.0)
     parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database")

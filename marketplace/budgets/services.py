@@ -53,13 +53,18 @@ def _move(
 ) -> BudgetEntry:
     _positive(amount)
     # The UPDATE returns the line's new figures, so that nothing reads the locked row again.
-    row = session.execute(
-        update(BudgetLine)
-        .where(BudgetLine.id == line.id, guard)
-        .values(**values)
-        .returning(*_FIGURES)
-        .execution_options(synchronize_session=False)
-    ).first()
+    # A Core statement after a flush, as the ORM's own UPDATE would do, without its bookkeeping.
+    session.flush()
+    row = (
+        session.connection()
+        .execute(
+            update(BudgetLine)
+            .where(BudgetLine.id == line.id, guard)
+            .values(**values)
+            .returning(*_FIGURES)
+        )
+        .first()
+    )
     if row is None:
         session.refresh(line)
         if kind is EntryKind.COMMIT and line.frozen:

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from catalog import vendors
 from marketplace.budgets.models import BudgetLine
@@ -156,12 +158,19 @@ def flag_possible_split(session: Session, order: Order, rules: OrderRules) -> No
         .correlate(None)
         .exists()
     )
-    session.execute(
+    # A Core statement after a flush, as the ORM's own UPDATE would do, without its
+    # bookkeeping; the orders this session holds show their new flag.
+    session.flush()
+    flagged = session.connection().execute(
         update(Order)
         .where(same_purchase, Order.possible_split.is_(False), together)
         .values(possible_split=True)
-        .execution_options(synchronize_session="fetch")
+        .returning(Order.id)
     )
+    for (order_id,) in flagged:
+        held = session.identity_map.get(identity_key(Order, order_id))
+        if held is not None:
+            set_committed_value(held, "possible_split", True)
 
 
 def order_portions(order: Order) -> int:

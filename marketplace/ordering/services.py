@@ -371,9 +371,7 @@ def checkout(
         for order in orders:
             require_action(user, order, OrderAction.SUBMIT)
             for order_line in order.lines:  # the price at the time of ordering is kept
-                order_line.unit_price = order_line.product.price
-                order_line.product_name = order_line.product.name
-                order_line.unit = order_line.product.unit
+                _copy_product_terms(order_line)
             order.recompute_total()
             check_order_can_be_submitted(order, details, rules, now)
             check_delivery_in_fiscal_year(details, line)
@@ -415,6 +413,18 @@ def checkout(
             details.delivery_district,
         )
     return orders
+
+
+def _copy_product_terms(order_line: OrderLine) -> None:
+    """The product's price, name and unit onto the line, each only where it changed since
+    the line was added: a line left as it was is not written again."""
+    product = order_line.product
+    if order_line.unit_price != product.price:
+        order_line.unit_price = product.price
+    if order_line.product_name != product.name:
+        order_line.product_name = product.name
+    if order_line.unit != product.unit:
+        order_line.unit = product.unit
 
 
 def _lock_cart_orders(session: Session, user: User, order_ids: list[int]) -> list[Order]:
