@@ -125,11 +125,6 @@ _WITH_VENDOR_AND_LINES = (
     .joinedload(OrderLine.product, innerjoin=True)
     .lazyload(Product.photos),
 )
-#: the same in the one statement that locks the orders (FOR UPDATE OF orders only)
-_LOCKED_WITH_VENDOR_AND_LINES = (
-    joinedload(Order.vendor, innerjoin=True),
-    joinedload(Order.lines).joinedload(OrderLine.product, innerjoin=True).lazyload(Product.photos),
-)
 
 
 def cart_orders(session: Session, user: User) -> list[Order]:
@@ -429,14 +424,19 @@ def _copy_product_terms(order_line: OrderLine) -> None:
 
 def _lock_cart_orders(session: Session, user: User, order_ids: list[int]) -> list[Order]:
     """The user's orders of `order_ids` under row locks, read fresh in one statement with
-    their vendor and their lines with the products."""
+    their vendor, and their lines with the products in one more.
+
+    The lines are read by a statement of their own, after the locks are granted: on
+    PostgreSQL a locking SELECT that waited re-reads only the rows it locks, so lines joined
+    to it would be those from before a concurrent change to the cart (a quantity changed in
+    another tab) that held the order's lock."""
     wanted = sorted(set(order_ids))
     orders = list(
         session.scalars(
             select(Order)
             .where(Order.id.in_(wanted))
             .order_by(Order.id)
-            .options(*_LOCKED_WITH_VENDOR_AND_LINES)
+            .options(*_WITH_VENDOR_AND_LINES)
             .with_for_update(of=Order)
             .execution_options(populate_existing=True)
         ).unique()
