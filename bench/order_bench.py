@@ -108,7 +108,7 @@ class World:
     line_id: int
     emails: list[str]
     allocation: int
-    #: one product per vendor, the first vendor's first
+    #: one product per vendor, in the vendors' order
     product_ids: list[int] = field(default_factory=list)
 
 
