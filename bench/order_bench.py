@@ -537,6 +537,15 @@ class LockSampler(threading.Thread):
                 self.waiting += waiting
                 self.waiting_line += on_line
 
+    def summary(self) -> str:
+        """The averages, in words."""
+        return (
+            f"PostgreSQL backends of the app, sampled every 100 ms: on average"
+            f" {self.active / self.samples:.2f} active, of which"
+            f" {self.waiting / self.samples:.2f} waiting for a lock"
+            f" ({self.waiting_line / self.samples:.2f} on budget_lines)"
+        )
+
     def __enter__(self) -> LockSampler:
         self.start()
         return self
@@ -671,12 +680,7 @@ def http_benchmark(args: argparse.Namespace) -> int:
             print(f"  {page_rate:.1f} requests/s in all (add to cart, cart page, checkout)")
             print_cpu(cpu_used, wall, successes, "submitted order")
             if locks.samples:
-                print(
-                    f"  PostgreSQL backends of the app, sampled every 100 ms: on average"
-                    f" {locks.active / locks.samples:.2f} active, of which"
-                    f" {locks.waiting / locks.samples:.2f} waiting for a lock"
-                    f" ({locks.waiting_line / locks.samples:.2f} on budget_lines)"
-                )
+                print(f"  {locks.summary()}")
             print(latency_row("checkout POST, all", tally.checkout_ms))
             print(latency_row("checkout POST, submitted", tally.success_ms))
             print(latency_row("add to cart POST", tally.add_ms))

@@ -293,12 +293,7 @@ def main() -> int:
                 f" about {health.cpu_ms.get('app', 0) * tail / 1000:.1f} s of the app's)"
             )
             if locks.samples:
-                print(
-                    f"  PostgreSQL backends of the app, sampled every 100 ms: on average"
-                    f" {locks.active / locks.samples:.2f} active, of which"
-                    f" {locks.waiting / locks.samples:.2f} waiting for a lock"
-                    f" ({locks.waiting_line / locks.samples:.2f} on budget_lines)"
-                )
+                print(f"  {locks.summary()}")
             latencies = {
                 kind: [(answered - sent) * 1000 for o, sent, answered in answers if o == kind]
                 for kind in ("submitted", "refused")
