@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, time, timedelta
@@ -41,6 +42,22 @@ from marketplace.taxes.defaults import install_default_tax_rules
 PASSWORD = "correct-horse-battery"
 # Hashing is deliberately slow; compute the test password's hash once.
 PASSWORD_HASH = generate_password_hash(PASSWORD)
+
+
+def form_token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match is not None, "the page has no form token"
+    return match.group(1)
+
+
+def log_in_through_the_form(client, user: User):  # type: ignore[no-untyped-def]
+    """Log `user` in as a browser does, token included (for apps that check CSRF)."""
+    login_page = client.get("/login").get_data(as_text=True)
+    return client.post(
+        "/login",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": form_token(login_page)},
+    )
 
 
 class _Base(factory.alchemy.SQLAlchemyModelFactory):

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import select
 
@@ -13,7 +11,7 @@ from marketplace.ordering.states import OrderStatus
 from marketplace.payments import services as payments
 from marketplace.payments.models import ClosedPeriod, ExplainedException, StripeEvent
 from tests.marketplace.finance.conftest import seed_payment
-from tests.support import PASSWORD
+from tests.support import form_token, log_in_through_the_form
 
 PAGES = [
     "/finance/",
@@ -164,22 +162,16 @@ def test_finance_reconciles_a_paid_order_whose_checks_pass(client, login, db, wo
     assert db.get(Order, odd.id).status is OrderStatus.PAID
 
 
-def _token(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def test_reconcile_button_needs_the_csrf_token(csrf_client, db, world, orders):
+def test_reconcile_button_needs_the_csrfform_token(csrf_client, db, world, orders):
     order = orders.paid()
-    login_page = csrf_client.get("/login").get_data(as_text=True)
-    csrf_client.post(
-        "/login",
-        data={"email": world.finance.email, "password": PASSWORD, "csrf_token": _token(login_page)},
-    )
+    log_in_through_the_form(csrf_client, world.finance)
     assert csrf_client.post(f"/finance/reconcile/{order.id}").status_code == 400
     db.expire_all()
     assert db.get(Order, order.id).status is OrderStatus.PAID
     page = csrf_client.get("/finance/reconcile").get_data(as_text=True)
-    response = csrf_client.post(f"/finance/reconcile/{order.id}", data={"csrf_token": _token(page)})
+    response = csrf_client.post(
+        f"/finance/reconcile/{order.id}", data={"csrf_token": form_token(page)}
+    )
     assert response.status_code == 302
     db.expire_all()
     assert db.get(Order, order.id).status is OrderStatus.RECONCILED

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from marketplace.ordering import services as ordering
 from marketplace.ordering.models import Order, OrderLine
 from marketplace.ordering.states import OrderStatus
-from tests.support import PASSWORD, ProductFactory
+from tests.support import ProductFactory, form_token, log_in_through_the_form
 
 JSON = {"Accept": "application/json"}
 
@@ -140,21 +140,9 @@ def test_adding_to_the_cart_can_answer_json(client, db, login, world):
     assert db.scalar(select(OrderLine.quantity)) == 100_000
 
 
-def _token(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
 def test_the_form_token_is_still_required(csrf_client, db, world):
     line = cart_line(db, world)
-    login_page = csrf_client.get("/login").get_data(as_text=True)
-    csrf_client.post(
-        "/login",
-        data={
-            "email": world.requester.email,
-            "password": PASSWORD,
-            "csrf_token": _token(login_page),
-        },
-    )
+    log_in_through_the_form(csrf_client, world.requester)
     refused = csrf_client.post(f"/cart/lines/{line.id}", data={"quantity": 3}, headers=JSON)
     assert refused.status_code == 400
     db.expire_all()
@@ -162,7 +150,7 @@ def test_the_form_token_is_still_required(csrf_client, db, world):
     page = csrf_client.get("/cart").get_data(as_text=True)
     response = csrf_client.post(
         f"/cart/lines/{line.id}",
-        data={"quantity": 3, "csrf_token": _token(page)},
+        data={"quantity": 3, "csrf_token": form_token(page)},
         headers=JSON,
     )
     assert response.status_code == 200 and response.get_json()["ok"] is True

@@ -2,15 +2,18 @@
 to a product shows at once, each viewer still gets their own header and working forms, and the
 memory it takes is bounded."""
 
-import re
-
 from markupsafe import escape
 
 from catalog.enums import ProductStatus
 from catalog.search import SearchUnavailable
 from marketplace.search import catalog_index
 from marketplace.shop.fragments import FragmentCache, SharedFragments, catalogue_fragments
-from tests.support import PASSWORD, ProductFactory, statements_during
+from tests.support import (
+    ProductFactory,
+    form_token,
+    log_in_through_the_form,
+    statements_during,
+)
 
 
 def page(client, path="/catalog/"):
@@ -88,15 +91,7 @@ def test_each_viewer_gets_their_own_header_and_form_tokens(csrf_app, csrf_client
     other.test_session = db
     pages = []
     for browser, user in ((csrf_client, world.requester), (other, world.vendor_owner)):
-        login_page = page(browser, "/login")
-        response = browser.post(
-            "/login",
-            data={
-                "email": user.email,
-                "password": PASSWORD,
-                "csrf_token": _token(login_page),
-            },
-        )
+        response = log_in_through_the_form(browser, user)
         assert response.status_code == 302, response.get_data(as_text=True)[:300]
         pages.append(page(browser))
     (requester_page, vendor_page) = pages
@@ -104,10 +99,13 @@ def test_each_viewer_gets_their_own_header_and_form_tokens(csrf_app, csrf_client
     assert world.vendor_owner.name in vendor_page
     # The same results, a different token: each one works for its own session only.
     assert world.product.name in requester_page and world.product.name in vendor_page
-    assert _token(requester_page) != _token(vendor_page)
-    assert csrf_client.post("/logout", data={"csrf_token": _token(vendor_page)}).status_code == 400
+    assert form_token(requester_page) != form_token(vendor_page)
     assert (
-        csrf_client.post("/logout", data={"csrf_token": _token(requester_page)}).status_code == 302
+        csrf_client.post("/logout", data={"csrf_token": form_token(vendor_page)}).status_code == 400
+    )
+    assert (
+        csrf_client.post("/logout", data={"csrf_token": form_token(requester_page)}).status_code
+        == 302
     )
 
 
@@ -159,10 +157,6 @@ def test_the_shared_cache_stays_within_its_bounds(client, db, login, world):
         page(client, f"/catalog/?q=nasi+{n}")
     assert 0 < len(catalogue_fragments) <= catalogue_fragments.size
     assert catalogue_fragments._held <= catalogue_fragments.characters
-
-
-def _token(html):
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def _results(html):

@@ -9,7 +9,7 @@ from flask import render_template
 from marketplace.accounts.models import Membership, Role
 from marketplace.layouts import _MARKER, Layouts, _split, layouts
 from marketplace.notifications.models import Notification
-from tests.support import PASSWORD
+from tests.support import form_token, log_in_through_the_form
 
 
 @pytest.fixture(autouse=True)
@@ -58,15 +58,7 @@ def signed_in(login, client, user):
 def test_a_kept_layout_gets_each_requests_nonce_token_and_return_path(
     csrf_app, csrf_client, db, world
 ):
-    login_page = page(csrf_client, "/login").get_data(as_text=True)
-    csrf_client.post(
-        "/login",
-        data={
-            "email": world.requester.email,
-            "password": PASSWORD,
-            "csrf_token": _token(login_page),
-        },
-    )
+    assert log_in_through_the_form(csrf_client, world.requester).status_code == 302
     page(csrf_client, "/catalog/?q=welcome")  # the flashed message
     page(csrf_client, "/catalog/?q=nasi")  # renders and keeps the layout
     kept = len(layouts)
@@ -85,7 +77,7 @@ def test_a_kept_layout_gets_each_requests_nonce_token_and_return_path(
     assert nonces[0] != nonces[1]
     # The token in the kept layout is this session's: the log-out form it sits in works.
     html = responses[1].get_data(as_text=True)
-    assert csrf_client.post("/logout", data={"csrf_token": _token(html)}).status_code == 302
+    assert csrf_client.post("/logout", data={"csrf_token": form_token(html)}).status_code == 302
 
 
 def test_a_persons_name_is_escaped_in_the_kept_layout(client, db, login, world):
@@ -124,10 +116,6 @@ def test_the_header_follows_the_unread_count_roles_and_language(client, db, logi
         session["lang"] = "id"
     html = page(client).get_data(as_text=True)
     assert '<html lang="id">' in html and "Keluar" in html
-
-
-def _token(html):
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def test_kept_layouts_are_bounded():
