@@ -101,7 +101,7 @@ def _move(
         },
         agency_id=line.agency_id,
     )
-    session.flush()
+    # written by the session's next flush, at the latest when it commits
     return entry
 
 

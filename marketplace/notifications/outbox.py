@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,8 +42,38 @@ LONGEST_RETRY = timedelta(hours=6)
 
 SessionFactory = Callable[[], Session]
 
+#: set on a session that queued a message, for the inline sending in development
+_QUEUED = "outbox.queued"
+
 
 # Queueing ----------------------------------------------------------------------------
+
+
+def email_row(
+    user: User, kind: str, subject: str, text: str, html: str = "", dedupe_key: str | None = None
+) -> dict[str, Any] | None:
+    """The outbox row of an e-mail to `user`; None for someone inactive or without an
+    address, who is never written to."""
+    if not user.active or not user.email:
+        return None
+    return {
+        "user_id": user.id,
+        "kind": kind,
+        "recipient": user.email,
+        "subject": _one_line(subject)[:300],
+        "body_text": text,
+        "body_html": html,
+        "dedupe_key": dedupe_key,
+    }
+
+
+def queue_emails(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add e-mails (rows from `email_row`, without dedupe keys) to the outbox in the caller's
+    transaction, all in one INSERT written at once; they are not held as objects."""
+    if not rows:
+        return
+    session.connection().execute(insert(OutboxMessage), rows)
+    session.info[_QUEUED] = True
 
 
 def queue_email(
@@ -56,7 +86,6 @@ def queue_email(
     dedupe_key: str | None = None,
     *,
     now: datetime | None = None,
-    flush: bool = True,
 ) -> OutboxMessage | None:
     """Add an e-mail to the outbox in the caller's transaction (flushed, never committed).
 
@@ -64,23 +93,15 @@ def queue_email(
     message with that key exists (a digest or reminder queued twice). Nobody inactive or
     without an address is written to.
     """
-    if not user.active or not user.email:
+    row = email_row(user, kind, subject, text, html, dedupe_key)
+    if row is None:
         return None
-    message = OutboxMessage(
-        user_id=user.id,
-        kind=kind,
-        recipient=user.email,
-        subject=_one_line(subject)[:300],
-        body_text=text,
-        body_html=html,
-        dedupe_key=dedupe_key,
-    )
+    message = OutboxMessage(**row)
     if now is not None:
         message.created_at = message.available_at = now
     if dedupe_key is None:
         session.add(message)
-        if flush:  # without: the caller's next flush writes it
-            session.flush()
+        session.flush()
         return message
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
         return None
@@ -272,8 +293,6 @@ def _release(session_factory: SessionFactory, message_ids: list[int], now: datet
 
 
 # Sending inline in development -------------------------------------------------------
-
-_QUEUED = "outbox.queued"
 
 
 def install_inline_sending(app: Flask) -> None:

@@ -7,15 +7,25 @@ import logging
 from collections.abc import Callable
 
 from flask import has_app_context
-from sqlalchemy import ColumnElement, String, exists, func, literal, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from catalog.db import utcnow
 from marketplace.accounts.models import Membership, Role, User
-from marketplace.notifications.emails import notification_email, sentence
+from marketplace.notifications.emails import RenderedEmail, notification_email, sentence
 from marketplace.notifications.kinds import KINDS, default_delivery
 from marketplace.notifications.models import Delivery, Notification, NotificationPreference
-from marketplace.notifications.outbox import queue_email
+from marketplace.notifications.outbox import email_row, queue_email, queue_emails
 from marketplace.notifications.preferences import delivery_for
 from marketplace.ordering.models import Order
 from marketplace.ordering.states import OrderAction, OrderStatus
@@ -85,12 +95,32 @@ def notify_order_change(
     told = recipients(order)
     if told:
         # Who is told depends on memberships and choices, which the change does not touch:
-        # the change is written with the notifications by the flush below, in one go.
+        # the change itself is written by the flush below, after the notifications.
         with session.no_autoflush:
             people = _people_and_choices(session, told, actor.id if actor is not None else None)
-        for kind, user, delivery in people:
-            _notify(session, user, kind, order, None, None, delivery)
+        _tell(session, order, people)
     session.flush()
+
+
+def _tell(session: Session, order: Order, people: list[tuple[str, User, Delivery]]) -> None:
+    """The in-app notifications of `people` about the order, and the e-mails of those who
+    want theirs at once: one INSERT of each, written at once. Nothing reads them back in
+    this transaction, so they are rows, not objects the session keeps and flushes."""
+    now = utcnow()
+    notifications = [
+        {"user_id": user.id, "kind": kind, "order_id": order.id, "created_at": now}
+        for kind, user, _ in people
+    ]
+    emails = []
+    for kind, user, delivery in people:
+        email = _email_now(user, kind, order, None, delivery)
+        if email is not None:
+            row = email_row(user, kind, email.subject, email.text, email.html)
+            if row is not None:
+                emails.append(row)
+    if notifications:
+        session.connection().execute(insert(Notification), notifications)
+    queue_emails(session, emails)
 
 
 def _people_and_choices(
@@ -145,36 +175,31 @@ def notify_user(
     e-mail needs the application (templates, translations); without an application
     context, as in a bare script, only the in-app notification is written.
     """
-    notification = _notify(
-        session, user, kind, order, facts, dedupe_key, delivery_for(session, user.id, kind)
-    )
-    session.flush()
-    return notification
-
-
-def _notify(
-    session: Session,
-    user: User,
-    kind: str,
-    order: Order | None,
-    facts: Callable[[], list[tuple[str, str]]] | None,
-    dedupe_key: str | None,
-    delivery: Delivery,
-) -> Notification:
-    """`notify_user` with the person's delivery choice known, without flushing."""
+    email = _email_now(user, kind, order, facts, delivery_for(session, user.id, kind))
     notification = Notification(
         user_id=user.id, kind=kind, order_id=order.id if order is not None else None
     )
     session.add(notification)
-    if delivery is Delivery.IMMEDIATE:
-        if has_app_context():
-            email = notification_email(user, kind, order=order, facts=facts)
-            queue_email(
-                session, user, kind, email.subject, email.text, email.html, dedupe_key, flush=False
-            )
-        else:
-            log.debug("no application context: %s to user %s not e-mailed", kind, user.id)
+    if email is not None:
+        queue_email(session, user, kind, email.subject, email.text, email.html, dedupe_key)
+    session.flush()
     return notification
+
+
+def _email_now(
+    user: User,
+    kind: str,
+    order: Order | None,
+    facts: Callable[[], list[tuple[str, str]]] | None,
+    delivery: Delivery,
+) -> RenderedEmail | None:
+    """The e-mail of a notification, if the person wants this kind at once."""
+    if delivery is not Delivery.IMMEDIATE:
+        return None
+    if not has_app_context():
+        log.debug("no application context: %s to user %s not e-mailed", kind, user.id)
+        return None
+    return notification_email(user, kind, order=order, facts=facts)
 
 
 def already_notified(session: Session, user_id: int, kind: str, order_id: int | None) -> bool:

@@ -33,11 +33,11 @@ class PaxPriceCap(Base):
 def caps_for(session: Session, agency_id: int) -> dict[int, int]:
     """category id -> rupiah per person, the agency's own cap winning over the province's."""
     caps: dict[int, int] = {}
-    rows = session.scalars(
-        select(PaxPriceCap).where(
+    rows = session.execute(
+        select(PaxPriceCap.category_id, PaxPriceCap.agency_id, PaxPriceCap.max_per_pax).where(
             (PaxPriceCap.agency_id == agency_id) | PaxPriceCap.agency_id.is_(None)
         )
     )
-    for cap in sorted(rows, key=lambda c: c.agency_id is not None):
-        caps[cap.category_id] = cap.max_per_pax
+    for category_id, _agency_id, max_per_pax in sorted(rows, key=lambda r: r[1] is not None):
+        caps[category_id] = max_per_pax
     return caps

@@ -585,6 +585,7 @@ def test_checkout_writes_the_budget_line_last_so_its_lock_is_held_briefly(db, wo
         ordering.checkout(
             db, world.requester, [o.id for o in cart], details_for(world.line), world.rules
         )
+        db.flush()  # as the commit does first
     finally:
         event.remove(bind, "before_cursor_execute", note)
 
