@@ -6,10 +6,12 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -369,22 +371,18 @@ def verify_vendor(session: Session, curator: User, vendor: Vendor) -> Vendor:
     return vendor
 
 
-def load_user(session: Session, user_key: str, *, count_unread: bool = False) -> User | None:
-    """Flask-Login's loader: the key carries the session version, so old sessions end.
+@cache
+def _user_query(count_unread: bool) -> Select[Any]:
+    """The signed-in person by :user_id, built once: every signed-in request runs it.
 
-    With `count_unread`, the number of the user's unread notifications is read in the same
-    statement and left on the user as `unread_notifications_at_load` (the page header shows
-    it on every page).
-    """
+    The user and the memberships that say what they may do (each with its agency or
+    vendor) in one statement rather than three; with `count_unread`, their unread
+    notifications too (the page header shows the count)."""
     from marketplace.notifications.models import Notification
 
-    try:
-        user_id, version = (int(part) for part in user_key.split(":"))
-    except ValueError:
-        return None
-    # Every signed-in request comes here: the user and the memberships that say what they
-    # may do (each with its agency or vendor) in one statement rather than three.
-    query = select(User).where(User.id == user_id).options(joinedload(User.memberships))
+    query = (
+        select(User).where(User.id == bindparam("user_id")).options(joinedload(User.memberships))
+    )
     if count_unread:
         unread = (
             select(func.count())
@@ -393,7 +391,21 @@ def load_user(session: Session, user_key: str, *, count_unread: bool = False) ->
             .scalar_subquery()
         )
         query = query.add_columns(unread)
-    row = session.execute(query).unique().one_or_none()
+    return query
+
+
+def load_user(session: Session, user_key: str, *, count_unread: bool = False) -> User | None:
+    """Flask-Login's loader: the key carries the session version, so old sessions end.
+
+    With `count_unread`, the number of the user's unread notifications is read in the same
+    statement and left on the user as `unread_notifications_at_load` (the page header shows
+    it on every page).
+    """
+    try:
+        user_id, version = (int(part) for part in user_key.split(":"))
+    except ValueError:
+        return None
+    row = session.execute(_user_query(count_unread), {"user_id": user_id}).unique().one_or_none()
     if row is None:
         return None
     user = row[0]

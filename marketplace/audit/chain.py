@@ -234,27 +234,31 @@ def _seal_rows(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> lis
         seals.append({"b_id": row["id"], "b_seq": last_seq, "b_prev": last_hash, "b_hash": digest})
         last_hash = digest
     # A Core UPDATE: the mapper's append-only guard is for everybody else.
-    connection.execute(
-        update(_events)
-        .where(_events.c.id == bindparam("b_id"), _events.c.chain_seq.is_(None))
-        .values(
-            chain_seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash")
-        ),
-        seals,
-    )
-    connection.execute(
-        update(_head).where(_head.c.id == 1).values(last_seq=last_seq, last_hash=last_hash)
-    )
+    connection.execute(_SEAL_EVENT, seals)
+    connection.execute(_MOVE_HEAD, {"h_seq": last_seq, "h_hash": last_hash})
     return seals
+
+
+# Every commit that wrote events runs these: built once.
+_SEAL_EVENT = (
+    update(_events)
+    .where(_events.c.id == bindparam("b_id"), _events.c.chain_seq.is_(None))
+    .values(chain_seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"))
+)
+_MOVE_HEAD = (
+    update(_head)
+    .where(_head.c.id == 1)
+    .values(last_seq=bindparam("h_seq"), last_hash=bindparam("h_hash"))
+)
+_LOCK_HEAD = select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1).with_for_update()
 
 
 def _lock_head(connection: Connection) -> tuple[int, str]:
     """The chain head, locked until the transaction ends (FOR UPDATE; SQLite: BEGIN IMMEDIATE)."""
-    query = select(_head.c.last_seq, _head.c.last_hash).where(_head.c.id == 1).with_for_update()
-    row = connection.execute(query).first()
+    row = connection.execute(_LOCK_HEAD).first()
     if row is None:
         _create_head(connection)
-        row = connection.execute(query).one()
+        row = connection.execute(_LOCK_HEAD).one()
     return int(row.last_seq), str(row.last_hash)
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Update, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from catalog.db import utcnow
+from catalog.db import Money, utcnow
 from marketplace.accounts.models import Role, User
 from marketplace.audit.services import add_event, record_event
 from marketplace.budgets.models import BudgetEntry, BudgetLine, EntryKind
@@ -39,30 +41,61 @@ _FIGURES = (
 )
 
 
+#: the amount of a movement, in the statements below
+_AMOUNT = bindparam("move_amount", type_=Money)
+_AVAILABLE = BudgetLine.allocation - BudgetLine.committed - BudgetLine.spent
+
+
+def _movement_terms(kind: EntryKind) -> tuple[ColumnElement[bool] | None, dict[str, Any]]:
+    """What a kind of movement requires of the line, and what it changes."""
+    return {
+        EntryKind.ALLOCATE: (None, {"allocation": BudgetLine.allocation + _AMOUNT}),
+        EntryKind.COMMIT: (
+            (_AVAILABLE >= _AMOUNT)
+            & (BudgetLine.frozen.is_(False))
+            & (BudgetLine.closed_at.is_(None)),
+            {"committed": BudgetLine.committed + _AMOUNT},
+        ),
+        EntryKind.RELEASE: (
+            BudgetLine.committed >= _AMOUNT,
+            {"committed": BudgetLine.committed - _AMOUNT},
+        ),
+        EntryKind.SPEND: (
+            BudgetLine.committed >= _AMOUNT,
+            {"committed": BudgetLine.committed - _AMOUNT, "spent": BudgetLine.spent + _AMOUNT},
+        ),
+        EntryKind.REFUND: (BudgetLine.spent >= _AMOUNT, {"spent": BudgetLine.spent - _AMOUNT}),
+        EntryKind.REDUCE: (_AVAILABLE >= _AMOUNT, {"allocation": BudgetLine.allocation - _AMOUNT}),
+    }[kind]
+
+
+@cache
+def _movement(kind: EntryKind) -> Update:
+    """The guarded UPDATE of one kind of movement (:move_line, :move_amount), built once;
+    it returns the line's new figures, so that nothing reads the locked row again."""
+    guard, values = _movement_terms(kind)
+    statement = update(BudgetLine).where(BudgetLine.id == bindparam("move_line"))
+    if guard is not None:
+        statement = statement.where(guard)
+    return statement.values(**values).returning(*_FIGURES)
+
+
 def _move(
     session: Session,
     line: BudgetLine,
     kind: EntryKind,
     amount: int,
-    guard: ColumnElement[bool],
-    values: dict[str, object],
     *,
     actor: User | None,
     order_id: int | None,
     reason: str,
 ) -> BudgetEntry:
     _positive(amount)
-    # The UPDATE returns the line's new figures, so that nothing reads the locked row again.
     # A Core statement after a flush, as the ORM's own UPDATE would do, without its bookkeeping.
     session.flush()
     row = (
         session.connection()
-        .execute(
-            update(BudgetLine)
-            .where(BudgetLine.id == line.id, guard)
-            .values(**values)
-            .returning(*_FIGURES)
-        )
+        .execute(_movement(kind), {"move_line": line.id, "move_amount": amount})
         .first()
     )
     if row is None:
@@ -113,8 +146,6 @@ def allocate(
         line,
         EntryKind.ALLOCATE,
         amount,
-        BudgetLine.id == line.id,
-        {"allocation": BudgetLine.allocation + amount},
         actor=actor,
         order_id=None,
         reason=reason,
@@ -130,10 +161,6 @@ def commit(
         line,
         EntryKind.COMMIT,
         amount,
-        (BudgetLine.allocation - BudgetLine.committed - BudgetLine.spent >= amount)
-        & (BudgetLine.frozen.is_(False))
-        & (BudgetLine.closed_at.is_(None)),
-        {"committed": BudgetLine.committed + amount},
         actor=actor,
         order_id=order_id,
         reason="",
@@ -154,8 +181,6 @@ def release(
         line,
         EntryKind.RELEASE,
         amount,
-        BudgetLine.committed >= amount,
-        {"committed": BudgetLine.committed - amount},
         actor=actor,
         order_id=order_id,
         reason=reason,
@@ -171,8 +196,6 @@ def spend(
         line,
         EntryKind.SPEND,
         amount,
-        BudgetLine.committed >= amount,
-        {"committed": BudgetLine.committed - amount, "spent": BudgetLine.spent + amount},
         actor=actor,
         order_id=order_id,
         reason="",
@@ -188,8 +211,6 @@ def refund(
         line,
         EntryKind.REFUND,
         amount,
-        BudgetLine.spent >= amount,
-        {"spent": BudgetLine.spent - amount},
         actor=actor,
         order_id=order_id,
         reason="refund",
@@ -261,8 +282,6 @@ def reduce_allocation(
         line,
         EntryKind.REDUCE,
         amount,
-        BudgetLine.allocation - BudgetLine.committed - BudgetLine.spent >= amount,
-        {"allocation": BudgetLine.allocation - amount},
         actor=actor,
         order_id=None,
         reason=reason,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, UniqueConstraint, select
+from functools import cache
+
+from sqlalchemy import CheckConstraint, ForeignKey, Select, UniqueConstraint, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from catalog.db import Base, Money
@@ -30,14 +32,18 @@ class PaxPriceCap(Base):
     agency: Mapped[Agency | None] = relationship()
 
 
+@cache
+def _caps_query() -> Select[tuple[int, int | None, int]]:
+    """The caps that apply to :caps_agency, province-wide and its own; built once."""
+    return select(PaxPriceCap.category_id, PaxPriceCap.agency_id, PaxPriceCap.max_per_pax).where(
+        (PaxPriceCap.agency_id == bindparam("caps_agency")) | PaxPriceCap.agency_id.is_(None)
+    )
+
+
 def caps_for(session: Session, agency_id: int) -> dict[int, int]:
     """category id -> rupiah per person, the agency's own cap winning over the province's."""
     caps: dict[int, int] = {}
-    rows = session.execute(
-        select(PaxPriceCap.category_id, PaxPriceCap.agency_id, PaxPriceCap.max_per_pax).where(
-            (PaxPriceCap.agency_id == agency_id) | PaxPriceCap.agency_id.is_(None)
-        )
-    )
+    rows = session.execute(_caps_query(), {"caps_agency": agency_id})
     for category_id, _agency_id, max_per_pax in sorted(rows, key=lambda r: r[1] is not None):
         caps[category_id] = max_per_pax
     return caps

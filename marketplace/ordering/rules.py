@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select, update
+from sqlalchemy import Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -140,32 +141,48 @@ _LIVE_STATUSES = frozenset(OrderStatus) - {
 }
 
 
-def flag_possible_split(session: Session, order: Order, rules: OrderRules) -> None:
-    """Flag (not block) several orders by one agency to one vendor for one day that together
-    cross the threshold: the approver should check they are not one purchase split up."""
-    threshold = order.agency.split_purchase_threshold or rules.split_purchase_threshold
+@cache
+def _flag_split_statement() -> Update:
+    """One statement, built once: the orders of one agency to one vendor for one day are
+    flagged when together they cross the threshold (:split_agency, :split_vendor,
+    :split_day, :split_threshold)."""
     same_purchase = (
-        (Order.agency_id == order.agency_id)
-        & (Order.vendor_id == order.vendor_id)
-        & (Order.delivery_date == order.delivery_date)
+        (Order.agency_id == bindparam("split_agency"))
+        & (Order.vendor_id == bindparam("split_vendor"))
+        & (Order.delivery_date == bindparam("split_day"))
         & Order.status.in_(_LIVE_STATUSES)
     )
-    # One statement: the orders are flagged when together they cross the threshold.
+    total = func.coalesce(func.sum(Order.total), 0)
     together = (
-        select(func.count(), func.coalesce(func.sum(Order.total), 0))
+        select(func.count(), total)
         .where(same_purchase)
-        .having((func.count() > 1) & (func.coalesce(func.sum(Order.total), 0) > threshold))
+        .having((func.count() > 1) & (total > bindparam("split_threshold")))
         .correlate(None)
         .exists()
     )
-    # A Core statement after a flush, as the ORM's own UPDATE would do, without its
-    # bookkeeping; the orders this session holds show their new flag.
-    session.flush()
-    flagged = session.connection().execute(
+    return (
         update(Order)
         .where(same_purchase, Order.possible_split.is_(False), together)
         .values(possible_split=True)
         .returning(Order.id)
+    )
+
+
+def flag_possible_split(session: Session, order: Order, rules: OrderRules) -> None:
+    """Flag (not block) several orders by one agency to one vendor for one day that together
+    cross the threshold: the approver should check they are not one purchase split up."""
+    threshold = order.agency.split_purchase_threshold or rules.split_purchase_threshold
+    # The Core UPDATE after a flush, as the ORM's own UPDATE would do, without its
+    # bookkeeping; the orders this session holds show their new flag.
+    session.flush()
+    flagged = session.connection().execute(
+        _flag_split_statement(),
+        {
+            "split_agency": order.agency_id,
+            "split_vendor": order.vendor_id,
+            "split_day": order.delivery_date,
+            "split_threshold": threshold,
+        },
     )
     for (order_id,) in flagged:
         held = session.identity_map.get(identity_key(Order, order_id))

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from catalog.db import utcnow
@@ -422,6 +423,19 @@ def _copy_product_terms(order_line: OrderLine) -> None:
         order_line.unit = product.unit
 
 
+@cache
+def _cart_lock_query() -> Select[tuple[Order]]:
+    """The orders of :ids under row locks, with their vendors (and lines); built once."""
+    return (
+        select(Order)
+        .where(Order.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Order.id)
+        .options(*_WITH_VENDOR_AND_LINES)
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
+    )
+
+
 def _lock_cart_orders(session: Session, user: User, order_ids: list[int]) -> list[Order]:
     """The user's orders of `order_ids` under row locks, read fresh in one statement with
     their vendor, and their lines with the products in one more.
@@ -431,16 +445,7 @@ def _lock_cart_orders(session: Session, user: User, order_ids: list[int]) -> lis
     to it would be those from before a concurrent change to the cart (a quantity changed in
     another tab) that held the order's lock."""
     wanted = sorted(set(order_ids))
-    orders = list(
-        session.scalars(
-            select(Order)
-            .where(Order.id.in_(wanted))
-            .order_by(Order.id)
-            .options(*_WITH_VENDOR_AND_LINES)
-            .with_for_update(of=Order)
-            .execution_options(populate_existing=True)
-        ).unique()
-    )
+    orders = list(session.scalars(_cart_lock_query(), {"ids": wanted}).unique())
     if [order.id for order in orders] != wanted or any(
         order.requester_id != user.id for order in orders
     ):
