@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, time
+from functools import cache
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, exists, inspect, select
+from sqlalchemy.orm import Session, object_session
 
 from catalog.models import Vendor, VendorClosedDay
 from catalog.services import ListingError
@@ -94,4 +96,19 @@ def remove_closed_day(session: Session, vendor: Vendor, closed_day_id: int) -> N
 
 
 def is_closed_on(vendor: Vendor, day: date) -> bool:
-    return any(closed.day == day for closed in vendor.closed_days)
+    """Whether the vendor is closed on `day`: from its closed days if they are loaded,
+    otherwise by asking the database about that day alone (a vendor may have many)."""
+    session = object_session(vendor)
+    if session is None or "closed_days" not in inspect(vendor).unloaded:
+        return any(closed.day == day for closed in vendor.closed_days)
+    return bool(session.scalar(_closed_on_query(), {"closed_vendor": vendor.id, "closed_day": day}))
+
+
+@cache
+def _closed_on_query() -> Select[tuple[bool]]:
+    return select(
+        exists().where(
+            VendorClosedDay.vendor_id == bindparam("closed_vendor"),
+            VendorClosedDay.day == bindparam("closed_day"),
+        )
+    )

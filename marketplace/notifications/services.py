@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from flask import has_app_context
 from sqlalchemy import (
-    ColumnElement,
+    Select,
     String,
+    bindparam,
     exists,
     func,
     insert,
@@ -52,32 +56,53 @@ def vendor_people(session: Session, vendor_id: int) -> list[int]:
     )
 
 
-def recipients(order: Order) -> list[tuple[str, ColumnElement[bool] | list[int]]]:
-    """(kind, people) for the status the order reached: the people as user ids, or as a
-    condition on their memberships, so that they are read with their choices in one go."""
+@dataclass(frozen=True)
+class Audience:
+    """The people one kind of notification goes to: some users by id (`users`), a vendor's
+    people (`vendor_id`), the holders of a role in an agency (`agency_id` and `role`) but
+    not the people in `users`, or everybody holding a province role (`role` alone)."""
+
+    users: tuple[int, ...] = ()
+    vendor_id: int | None = None
+    agency_id: int | None = None
+    role: Role | None = None
+
+    @property
+    def shape(self) -> tuple[str, Role | None, bool]:
+        """What the statement looks like; the ids are its parameters."""
+        if self.vendor_id is not None:
+            return ("vendor", None, False)
+        if self.agency_id is not None:
+            return ("agency", self.role, bool(self.users))
+        if self.role is not None:
+            return ("province", self.role, False)
+        return ("users", None, True)
+
+
+def recipients(order: Order) -> list[tuple[str, Audience]]:
+    """(kind, people) for the status the order reached."""
     status = order.status
-    requester = [order.requester_id]
-    vendor = Membership.vendor_id == order.vendor_id
-
-    def agency_role(role: Role) -> ColumnElement[bool]:
-        return (Membership.agency_id == order.agency_id) & (Membership.role == role)
-
+    requester = Audience(users=(order.requester_id,))
+    vendor = Audience(vendor_id=order.vendor_id)
     if status is OrderStatus.SUBMITTED:
         # the approver first; once the first approval is given, the budget holder
         role = Role.APPROVER if order.approved_by_id is None else Role.BUDGET_HOLDER
-        not_them = [u for u in (order.requester_id, order.approved_by_id) if u is not None]
-        return [("order.approval_needed", agency_role(role) & Membership.user_id.not_in(not_them))]
-    table: dict[OrderStatus, list[tuple[str, ColumnElement[bool] | list[int]]]] = {
+        not_them = tuple(u for u in (order.requester_id, order.approved_by_id) if u is not None)
+        approvers = Audience(users=not_them, agency_id=order.agency_id, role=role)
+        return [("order.approval_needed", approvers)]
+    table: dict[OrderStatus, list[tuple[str, Audience]]] = {
         OrderStatus.APPROVED: [("order.new_for_vendor", vendor), ("order.approved", requester)],
         OrderStatus.REJECTED: [("order.rejected", requester)],
         OrderStatus.RETURNED: [("order.returned", requester)],
         OrderStatus.ACCEPTED: [("order.accepted", requester)],
         OrderStatus.DECLINED: [("order.declined", requester)],
         OrderStatus.EXPIRED: [("order.expired", requester)],
-        OrderStatus.DELIVERED: [("order.delivered", agency_role(Role.APPROVER))],
+        OrderStatus.DELIVERED: [
+            ("order.delivered", Audience(agency_id=order.agency_id, role=Role.APPROVER))
+        ],
         OrderStatus.RECEIVED: [("order.received", vendor)],
         OrderStatus.DISPUTED: [
-            ("order.disputed", Membership.role == Role.CURATOR),
+            ("order.disputed", Audience(role=Role.CURATOR)),
             ("order.receipt_refused", vendor),
         ],
         OrderStatus.PAID: [("order.paid", vendor)],
@@ -124,21 +149,55 @@ def _tell(session: Session, order: Order, people: list[tuple[str, User, Delivery
 
 
 def _people_and_choices(
-    session: Session, told: list[tuple[str, ColumnElement[bool] | list[int]]], actor_id: int | None
+    session: Session, told: list[tuple[str, Audience]], actor_id: int | None
 ) -> list[tuple[str, User, Delivery]]:
     """(kind, person, their e-mail choice for it) for everybody `told` names, in one statement
     whatever their number, each person once per kind, in the order of `told` and of their ids;
     nobody is told what they just did themselves."""
-    parts = [
-        select(literal(kind, String).label("kind"), User.id.label("user_id")).where(
-            User.id.in_(people)
-        )
-        if isinstance(people, list)
-        else select(literal(kind, String).label("kind"), Membership.user_id.label("user_id")).where(
-            people
-        )
-        for kind, people in told
-    ]
+    shape = tuple((kind, audience.shape) for kind, audience in told)
+    values: dict[str, object] = {}
+    for n, (_kind, audience) in enumerate(told):
+        who, _role, with_users = audience.shape
+        if with_users:
+            values[f"users_{n}"] = list(audience.users)
+        if who in ("vendor", "agency"):
+            values[f"of_{n}"] = audience.vendor_id if who == "vendor" else audience.agency_id
+    if actor_id is not None:
+        values["actor"] = actor_id
+    position = {kind: n for n, (kind, _) in enumerate(told)}
+    people: dict[tuple[str, int], tuple[str, User, Delivery]] = {}
+    query = _people_query(shape, actor_id is not None)
+    for user, kind, delivery in session.execute(query, values):
+        people[(kind, user.id)] = (kind, user, delivery or default_delivery(kind))
+    return [people[key] for key in sorted(people, key=lambda key: (position[key[0]], key[1]))]
+
+
+@cache
+def _people_query(
+    shape: tuple[tuple[str, tuple[str, Role | None, bool]], ...], without_actor: bool
+) -> Select[Any]:
+    """The statement of `_people_and_choices` for one shape of `told`, built once: part n
+    reads its people from :users_n (ids) or :of_n (a vendor or agency id); with
+    `without_actor`, the person :actor is left out."""
+    parts = []
+    for n, (kind, (who, role, with_users)) in enumerate(shape):
+        label = literal(kind, String).label("kind")
+        if who == "users":
+            parts.append(
+                select(label, User.id.label("user_id")).where(
+                    User.id.in_(bindparam(f"users_{n}", expanding=True))
+                )
+            )
+            continue
+        if who == "vendor":
+            condition = Membership.vendor_id == bindparam(f"of_{n}")
+        elif who == "agency":
+            condition = (Membership.agency_id == bindparam(f"of_{n}")) & (Membership.role == role)
+            if with_users:
+                condition &= Membership.user_id.not_in(bindparam(f"users_{n}", expanding=True))
+        else:
+            condition = Membership.role == role
+        parts.append(select(label, Membership.user_id.label("user_id")).where(condition))
     named = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("told")
     query = (
         select(User, named.c.kind, NotificationPreference.delivery)
@@ -150,13 +209,7 @@ def _people_and_choices(
         )
         .options(lazyload(User.memberships))
     )
-    if actor_id is not None:
-        query = query.where(User.id != actor_id)
-    position = {kind: n for n, (kind, _) in enumerate(told)}
-    people: dict[tuple[str, int], tuple[str, User, Delivery]] = {}
-    for user, kind, delivery in session.execute(query):
-        people[(kind, user.id)] = (kind, user, delivery or default_delivery(kind))
-    return [people[key] for key in sorted(people, key=lambda key: (position[key[0]], key[1]))]
+    return query.where(User.id != bindparam("actor")) if without_actor else query
 
 
 def notify_user(

@@ -337,6 +337,27 @@ def test_closed_days_are_refused(db, world):
         checkout_of(db, world)
 
 
+def test_closed_days_are_read_for_the_day_when_the_vendor_s_list_is_not_loaded(db, world):
+    from datetime import timedelta
+
+    from sqlalchemy import inspect
+
+    from catalog.models import VendorClosedDay
+
+    day = details_for(world.line).delivery_date
+    db.add(VendorClosedDay(vendor_id=world.vendor.id, day=day + timedelta(days=1), reason="x"))
+    db.flush()
+    db.expire(world.vendor)
+    # closed the day after: this one is open
+    [order] = checkout_of(db, world)
+    assert "closed_days" in inspect(world.vendor).unloaded
+    db.add(VendorClosedDay(vendor_id=world.vendor.id, day=day, reason="Lebaran"))
+    db.flush()
+    db.expire(world.vendor)
+    with pytest.raises(DomainError, match="closed on that day"):
+        checkout_of(db, world)
+
+
 def test_order_cut_off_for_the_next_day(db, world):
     from datetime import datetime, time
 
