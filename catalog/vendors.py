@@ -96,8 +96,9 @@ def remove_closed_day(session: Session, vendor: Vendor, closed_day_id: int) -> N
 
 
 def is_closed_on(vendor: Vendor, day: date) -> bool:
-    """Whether the vendor is closed on `day`: from its closed days if they are loaded,
-    otherwise by asking the database about that day alone (a vendor may have many)."""
+    """Whether the vendor is closed on `day`: from its closed days if they are loaded (a
+    closed day added to a list not loaded yet counts as loading it), otherwise by asking the
+    database about that day alone (a vendor may have many)."""
     session = object_session(vendor)
     if session is None or "closed_days" not in inspect(vendor).unloaded:
         return any(closed.day == day for closed in vendor.closed_days)

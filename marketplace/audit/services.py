@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.db import utcnow
 from marketplace.accounts.models import User
 from marketplace.audit.models import AuditEvent
 
@@ -52,8 +53,10 @@ def add_event(
     vendor_id: int | None = None,
 ) -> AuditEvent:
     """Add the event to the session without flushing: the transaction's next flush writes it
-    together with the rest of the change (and the events it holds in one INSERT)."""
+    together with the rest of the change (and the events it holds in one INSERT). It is
+    timed now, not when that flush comes."""
     event = AuditEvent(
+        occurred_at=utcnow(),
         actor_id=actor.id if actor is not None else None,
         action=action,
         object_type=object_type,

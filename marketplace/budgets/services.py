@@ -134,7 +134,8 @@ def _move(
         },
         agency_id=line.agency_id,
     )
-    # written by the session's next flush, at the latest when it commits
+    # The entry and its event are written by the session's next flush, at the latest when
+    # it commits; the entry has no id until then.
     return entry
 
 

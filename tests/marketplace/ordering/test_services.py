@@ -358,6 +358,19 @@ def test_closed_days_are_read_for_the_day_when_the_vendor_s_list_is_not_loaded(d
         checkout_of(db, world)
 
 
+def test_a_closed_day_not_yet_written_counts(db, world):
+    from datetime import date
+
+    from catalog import vendors
+    from catalog.models import VendorClosedDay
+
+    db.expire(world.vendor)
+    with db.no_autoflush:
+        db.add(VendorClosedDay(vendor=world.vendor, day=date(2031, 3, 1), reason="Nyepi"))
+        assert vendors.is_closed_on(world.vendor, date(2031, 3, 1))
+        assert not vendors.is_closed_on(world.vendor, date(2031, 3, 2))
+
+
 def test_order_cut_off_for_the_next_day(db, world):
     from datetime import datetime, time
 
