@@ -350,6 +350,7 @@ def test_closed_days_are_read_for_the_day_when_the_vendor_s_list_is_not_loaded(d
     db.expire(world.vendor)
     # closed the day after: this one is open
     [order] = checkout_of(db, world)
+    assert order.status.value == "submitted"
     assert "closed_days" in inspect(world.vendor).unloaded
     db.add(VendorClosedDay(vendor_id=world.vendor.id, day=day, reason="Lebaran"))
     db.flush()
